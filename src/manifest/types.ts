@@ -1,0 +1,87 @@
+/**
+ * The contract between the pure manifest rewriters (HLS, DASH) and whoever decides what token a URI
+ * gets (the strategies in src/tokens/strategy.ts). The rewriters find URI sites, resolve them and splice
+ * edits into the original text; they know nothing about token formats, secrets or clocks.
+ */
+
+/**
+ * What a URI points at, which decides the token's lifetime in `mint` mode:
+ * `playlist` resources are reloaded by players (media playlists, MPD refresh locations) and get the
+ * playlist TTL; everything else is fetched once and gets the short segment TTL.
+ */
+export type ResourceClass = 'playlist' | 'media';
+
+/** A URI found in a manifest, as handed to the tokenizer. */
+export interface UriTarget {
+  /** Name of the site in the rewriter's table, e.g. `EXT-X-MAP@URI`, `segment`, `SegmentTemplate@media`. */
+  readonly site: string;
+  readonly resource: ResourceClass;
+  /**
+   * The absolute URL the player will request, resolved against the URL the manifest was requested at
+   * (and, for DASH, the BaseURL chain), after HLS variable substitution. For templates (DASH
+   * `$Number$`…) it is the URL with the template text still in it.
+   */
+  readonly url: URL;
+  /**
+   * True when the URI names files that do not exist yet or many files at once (DASH templates, LL-HLS
+   * preload hints and parts): a per-file token cannot work, the tokenizer should grant the directory.
+   */
+  readonly wildcard: boolean;
+}
+
+/** A query-string grant: these parameters are appended (replacing any of the same names already there). */
+export interface QueryGrant {
+  readonly kind: 'query';
+  /** Names and values, already percent-encoded as they must appear in the URI. */
+  readonly params: ReadonlyArray<readonly [name: string, value: string]>;
+  /** See {@link PathGrant.rebaseTo}. */
+  readonly rebaseTo?: string;
+}
+
+/**
+ * A path grant (path-embedded tokens, SPEC §3): `segment` is inserted into the URI's path right after
+ * the prefix `afterPath` (a decoded path ending in `/`). Relative URIs inherit a path token and are left
+ * alone by the rewriter's caller: the tokenizer returns `undefined` for them.
+ */
+export interface PathGrant {
+  readonly kind: 'path';
+  /** Decoded path prefix ending in `/`; the segment goes after as many path segments as it has. */
+  readonly afterPath: string;
+  /** The path segment to insert, without slashes, e.g. `~token~1700000000`. */
+  readonly segment: string;
+  /**
+   * When set (`http://gateway.example:8080`), an absolute URI's scheme and authority are replaced by
+   * it: a manifest that names the upstream origin absolutely must send the player to the gateway.
+   */
+  readonly rebaseTo?: string;
+}
+
+export type TokenGrant = QueryGrant | PathGrant;
+
+/**
+ * Decides the token for one URI. `undefined` leaves the URI byte-for-byte as it was (foreign host,
+ * outside the incoming token's scope, …). Must not throw.
+ */
+export type Tokenizer = (target: UriTarget) => TokenGrant | undefined;
+
+/** Why a URI site was left alone; reported so the gateway can log it at debug level. */
+export interface SkippedUri {
+  readonly site: string;
+  readonly uri: string;
+  readonly reason: 'data-uri' | 'non-http-scheme' | 'unresolved-variable' | 'unparseable' | 'declined';
+}
+
+export interface RewriteOptions {
+  /** The absolute URL the client requested the manifest at (the gateway's public URL, token included). */
+  readonly manifestUrl: URL;
+  readonly tokenize: Tokenizer;
+}
+
+export interface RewriteResult {
+  readonly text: string;
+  /** Number of URI occurrences that received a token. */
+  readonly rewritten: number;
+  readonly skipped: readonly SkippedUri[];
+  /** Set when the input was not recognisably a manifest of this format; `text` is then the input. */
+  readonly malformed?: string;
+}
