@@ -1,8 +1,7 @@
 import type { SkippedUri, TokenGrant } from './types.js';
 
 export type Resolution =
-  | { readonly ok: true; readonly url: URL }
-  | { readonly ok: false; readonly reason: SkippedUri['reason'] };
+  { readonly ok: true; readonly url: URL } | { readonly ok: false; readonly reason: SkippedUri['reason'] };
 
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
 
@@ -24,7 +23,8 @@ export function resolveUri(raw: string, base: URL): Resolution {
   if (trimmed.includes('{$')) return { ok: false, reason: 'unresolved-variable' };
   try {
     const url = new URL(trimmed, base);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, reason: 'non-http-scheme' };
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      return { ok: false, reason: 'non-http-scheme' };
     return { ok: true, url };
   } catch {
     return { ok: false, reason: 'unparseable' };
@@ -73,7 +73,7 @@ function withQueryGrant(
 /** Index of the first character of the path in `uri` (after `scheme://authority` or `//authority`). */
 function pathStart(uri: string): number {
   const scheme = SCHEME.exec(uri);
-  let from = scheme ? scheme[0].length : 0;
+  const from = scheme ? scheme[0].length : 0;
   if (uri.startsWith('//', from)) {
     const slash = uri.indexOf('/', from + 2);
     return slash === -1 ? uri.length : slash;

@@ -1,0 +1,55 @@
+import { runSign, SIGN_HELP } from './sign.js';
+import { UsageError, type Io } from './usage.js';
+import { runVerify, VERIFY_HELP } from './verify.js';
+
+type Command = (argv: string[], io: Io) => number | Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; help: string }> = {
+  sign: { run: runSign, help: SIGN_HELP },
+  verify: { run: runVerify, help: VERIFY_HELP },
+};
+
+export const HELP = `streamgate — token gateway for HLS and DASH
+
+Usage: streamgate <command> [options]
+
+Commands:
+  serve     run the gateway in front of an origin
+  sign      print a signed URL
+  verify    check a signed URL (exit 0 valid, 1 denied)
+  rewrite   print a manifest as the gateway would rewrite it
+  demo      sample origin + gateway + player page in one command
+
+Run "streamgate <command> --help" for a command's options.`;
+
+const defaultIo: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  env: process.env,
+};
+
+export function registerCommand(name: string, run: Command, help: string): void {
+  COMMANDS[name] = { run, help };
+}
+
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(HELP);
+    return name === undefined ? 2 : 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) {
+    io.err(`streamgate: unknown command "${name}"\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`streamgate ${name}: ${error.message}\nRun "streamgate ${name} --help" for usage.`);
+      return 2;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * streamgate as a library: sign URLs in a website backend, verify requests, rewrite manifests,
+ * run the gateway. See README.md for examples.
+ */
+import { checkRequest } from './tokens/check.js';
+import { schemeByName, SCHEME_NAMES } from './tokens/registry.js';
+import type { SchemeName, TokenScheme } from './tokens/scheme.js';
+import { SignError, signTarget, type SignScope } from './tokens/sign.js';
+import { verdictName, type DenialReason, type Verdict } from './tokens/verdict.js';
+
+export type { SchemeName, TokenScheme } from './tokens/scheme.js';
+export type { Verdict, Grant, Denial, DenialReason, TokenScope } from './tokens/verdict.js';
+export { SignError } from './tokens/sign.js';
+export { SCHEMES, SCHEME_NAMES } from './tokens/registry.js';
+export { canonicalIp } from './tokens/ip.js';
+
+export interface SignUrlOptions {
+  readonly scheme: SchemeName;
+  readonly secret: string;
+  /** Expiry as Unix seconds. Give this or `ttl`. */
+  readonly expires?: number;
+  /** Lifetime in seconds from `now`. */
+  readonly ttl?: number;
+  /** Unix seconds; defaults to the clock. */
+  readonly now?: number;
+  /** Bind the token to the viewer's IP address (Gcore). */
+  readonly ip?: string;
+  /** Sign the directory that holds the path: the URL opens every file directly in that directory. */
+  readonly dir?: boolean;
+  /** Put a directory token in the path (`/dir/~token~expires/file`): the whole subtree opens. */
+  readonly pathToken?: boolean;
+}
+
+function resolveScheme(name: string): TokenScheme {
+  const scheme = schemeByName(name);
+  if (!scheme) throw new SignError('scheme', `unknown scheme "${name}" (one of: ${SCHEME_NAMES.join(', ')})`);
+  return scheme;
+}
+
+const clock = (): number => Math.floor(Date.now() / 1000);
+
+/**
+ * Returns `url` with a token. Example (a website backend handing a player a 2-minute link):
+ *
+ * ```ts
+ * import { signUrl } from 'streamgate';
+ * const link = signUrl('https://cdn.example.com/videos/video-1/master.m3u8',
+ *   { scheme: 'gcore', secret: process.env.STREAMGATE_SECRET!, ttl: 120, dir: true });
+ * ```
+ * @throws {SignError} for a bad secret, expiry, IP or path.
+ */
+export function signUrl(url: string, options: SignUrlOptions): string {
+  const scheme = resolveScheme(options.scheme);
+  let expires = options.expires;
+  if (expires === undefined) {
+    if (options.ttl === undefined) throw new SignError('expiry', 'give either expires or ttl');
+    if (!Number.isInteger(options.ttl) || options.ttl < 1) {
+      throw new SignError('expiry', 'ttl must be a whole number of seconds ≥ 1');
+    }
+    expires = (options.now ?? clock()) + options.ttl;
+  }
+  const scope: SignScope = options.pathToken ? 'path' : options.dir ? 'directory' : 'file';
+  return signTarget(url, { scheme, secret: options.secret, expires, ip: options.ip, scope });
+}
+
+/** What verifyRequest accepts: a URL string, `{ url, ip }`, or a Node/express request. */
+export type VerifiableRequest =
+  | string
+  | { readonly url: string; readonly ip?: string }
+  | { readonly url?: string; readonly socket?: { readonly remoteAddress?: string } };
+
+export interface VerifyRequestOptions {
+  readonly scheme: SchemeName;
+  /** The zone's key, or its keys for rotation (any of them opens). */
+  readonly secret: string | readonly string[];
+  /** Unix seconds; defaults to the clock. */
+  readonly now?: number;
+  /** The zone binds tokens to the client IP (taken from `request.ip` or the socket). */
+  readonly bindIp?: boolean;
+}
+
+export interface VerifyResult {
+  readonly ok: boolean;
+  readonly verdict: 'valid' | 'invalid' | 'expired' | 'bad_request';
+  readonly status: 200 | 400 | 403 | 410;
+  /** Why it was denied; absent when valid. */
+  readonly reason?: DenialReason;
+  readonly detail?: string;
+  /** The full verdict, with the token's scope and expiry when valid. */
+  readonly result: Verdict;
+  /** The decoded path the request names (path token removed). */
+  readonly path?: string;
+  /** The query without the token parameters, as it should go to the origin. */
+  readonly upstreamQuery: string;
+}
+
+/**
+ * Checks a request's token. Example (an express route that serves protected files itself):
+ *
+ * ```ts
+ * import { verifyRequest } from 'streamgate';
+ * const check = verifyRequest(req, { scheme: 'gcore', secret: [current, previous] });
+ * if (!check.ok) return res.status(check.status).send(check.reason);
+ * ```
+ * Never throws for a bad request: every outcome is a result.
+ */
+export function verifyRequest(request: VerifiableRequest, options: VerifyRequestOptions): VerifyResult {
+  const scheme = resolveScheme(options.scheme);
+  const keys = typeof options.secret === 'string' ? [options.secret] : [...options.secret];
+  if (keys.length === 0 || keys.some((key) => key.length === 0)) {
+    throw new SignError('secret', 'verifyRequest needs at least one non-empty secret');
+  }
+  const url = typeof request === 'string' ? request : (request.url ?? '/');
+  const clientIp =
+    typeof request === 'string'
+      ? undefined
+      : 'ip' in request && request.ip !== undefined
+        ? request.ip
+        : 'socket' in request
+          ? request.socket?.remoteAddress
+          : undefined;
+  const checked = checkRequest(url, {
+    scheme,
+    keys,
+    now: options.now ?? clock(),
+    bindIp: options.bindIp ?? false,
+    clientIp,
+  });
+  const { verdict } = checked;
+  return {
+    ok: verdict.ok,
+    verdict: verdictName(verdict),
+    status: verdict.status,
+    ...(verdict.ok ? {} : { reason: verdict.reason, detail: verdict.detail }),
+    result: verdict,
+    ...(checked.path === undefined ? {} : { path: checked.path }),
+    upstreamQuery: checked.upstreamQuery,
+  };
+}

@@ -1,0 +1,71 @@
+import { constantTimeEqual, md5Base64Url } from './crypto.js';
+import { directoryOf } from './path.js';
+import type { PresentedToken, SchemeName, SignTarget, TokenScheme, VerifyContext } from './scheme.js';
+import { deny, type TokenScope, type Verdict } from './verdict.js';
+
+/** base64url-nopad of a 16-byte digest is always 22 characters. */
+const MD5_TOKEN = /^[A-Za-z0-9_-]{22}$/;
+/** Unix seconds without sign, fraction or leading zero, below 10^10 (year 2286). */
+const EXPIRY = /^[1-9][0-9]{0,9}$/;
+
+export interface Md5SchemeDefinition {
+  readonly name: SchemeName;
+  readonly params: { readonly token: string; readonly expires: string };
+  readonly supportsIp: boolean;
+  readonly stringToSign: (target: SignTarget, key: string) => string;
+}
+
+/** KeyCDN and Gcore differ only in the string they hash and the parameter names. */
+export function createMd5Scheme(definition: Md5SchemeDefinition): TokenScheme {
+  const { stringToSign } = definition;
+  const sign = (target: SignTarget, key: string): string => md5Base64Url(stringToSign(target, key));
+
+  const signedByAnyKey = (presented: string, target: SignTarget, keys: readonly string[]): boolean => {
+    // Every key is tried whatever the outcome, so timing does not tell which key (if any) matched.
+    let match = false;
+    for (const key of keys) match = constantTimeEqual(sign(target, key), presented) || match;
+    return match;
+  };
+
+  const verify = (presented: PresentedToken, context: VerifyContext): Verdict => {
+    if (!MD5_TOKEN.test(presented.token)) return deny('malformed', 'token is not 22 base64url characters');
+    if (!EXPIRY.test(presented.expires)) return deny('malformed', 'expiry is not a Unix time in seconds');
+    const expires = Number(presented.expires);
+
+    const candidates: Array<{ path: string; scope: TokenScope }> =
+      presented.pathTokenDirectory !== undefined
+        ? [{ path: presented.pathTokenDirectory, scope: 'path' }]
+        : [
+            { path: context.path, scope: 'file' },
+            // Gcore "Query String Forwarding": a token for `/videos/video-1/` opens the files directly in
+            // it. Trying `dirname + /` (never a parent further up) keeps subdirectories and siblings out.
+            { path: directoryOf(context.path), scope: 'directory' },
+          ];
+
+    for (const candidate of candidates) {
+      if (candidate.scope === 'directory' && candidate.path === context.path) continue;
+      const target: SignTarget = { path: candidate.path, expires, ip: context.ip };
+      if (!signedByAnyKey(presented.token, target, context.keys)) continue;
+      if (!(context.now < expires)) return deny('expired', `expired at ${expires}`);
+      return {
+        ok: true,
+        status: 200,
+        expires,
+        scope: candidate.scope,
+        signedPath: candidate.path,
+        token: presented.token,
+        ...(context.ip === undefined ? {} : { ip: context.ip }),
+      };
+    }
+    return deny('invalid', context.ip === undefined ? 'signature mismatch' : 'signature mismatch (IP-bound)');
+  };
+
+  return {
+    name: definition.name,
+    params: definition.params,
+    supportsIp: definition.supportsIp,
+    stringToSign,
+    sign,
+    verify,
+  };
+}
