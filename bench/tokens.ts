@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { signUrl, verifyRequest } from '../src/index.js';
 import { SCHEME_NAMES } from '../src/tokens/registry.js';
 import { rate, table } from './measure.js';

@@ -29,6 +29,17 @@ export interface CheckedRequest {
 /** A path segment holding an embedded token: `~{token}~{expires}` (SPEC §3; `~` is not base64url). */
 const PATH_TOKEN = /^~([^~]*)~([^~]*)$/;
 
+const paramNames = new WeakMap<TokenScheme, ReadonlySet<string>>();
+
+function tokenParamNames(scheme: TokenScheme): ReadonlySet<string> {
+  let names = paramNames.get(scheme);
+  if (!names) {
+    names = new Set([scheme.params.token, scheme.params.expires]);
+    paramNames.set(scheme, names);
+  }
+  return names;
+}
+
 function splitTarget(target: string): { rawPath: string; rawQuery: string } {
   // Absolute-form targets are cut to their path by hand: WHATWG URL would resolve `..` first and hide it.
   let rest = target;
@@ -78,14 +89,12 @@ function presentedFromQuery(
 export function checkRequest(target: string, options: CheckOptions): CheckedRequest {
   const { rawPath, rawQuery } = splitTarget(target);
   const pairs = parseQuery(rawQuery);
-  const upstreamQuery = withoutParams(
-    pairs,
-    new Set([options.scheme.params.token, options.scheme.params.expires]),
-  );
+  const upstreamQuery = withoutParams(pairs, tokenParamNames(options.scheme));
   const canonical = canonicalRequestPath(rawPath);
   if (!canonical.ok) return { verdict: canonical, upstreamQuery };
 
-  const segments = canonical.path.split('/');
+  // `~` is rare in media paths; only a path holding one can carry an embedded token.
+  const segments = canonical.path.includes('~') ? canonical.path.split('/') : [];
   const tokenSegments = segments.flatMap((segment, index) => (PATH_TOKEN.test(segment) ? [index] : []));
   let path = canonical.path;
   let presented: PresentedToken | Denial | undefined = presentedFromQuery(pairs, options.scheme);

@@ -1,8 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 /** base64url without padding of the raw MD5 digest: `openssl md5 -binary | openssl base64 | tr +/ -_ | tr -d =`. */
 export function md5Base64Url(text: string): string {
-  return createHash('md5').update(text, 'utf8').digest('base64url');
+  // crypto.hash (Node ≥ 20.12) is the one-shot form: no Hash object per token.
+  return hash('md5', text, 'base64url');
 }
 
 /**

@@ -10,6 +10,8 @@ export interface CanonicalPath {
 export const MAX_PATH_LENGTH = 4096;
 
 const HEX = /^[0-9A-Fa-f]{2}$/;
+// Printable ASCII without `%`, `\` and space: nothing to decode, nothing to refuse byte-wise.
+const PLAIN_PATH = /^[\x21-\x24\x26-\x5b\x5d-\x7e]*$/;
 const DOUBLE_ENCODED = /%[0-9A-Fa-f]{2}/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -24,6 +26,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function canonicalRequestPath(rawPath: string): CanonicalPath | Denial {
   if (!rawPath.startsWith('/')) return deny('path', 'path does not start with /');
   if (rawPath.length > MAX_PATH_LENGTH) return deny('path', 'path too long');
+  // Most media paths are plain ASCII with nothing to decode; skip the byte-level work for them.
+  const plain = PLAIN_PATH.test(rawPath);
+  if (plain) return checkSegments(rawPath);
 
   const bytes: number[] = [];
   for (let i = 0; i < rawPath.length; i += 1) {
@@ -51,7 +56,11 @@ export function canonicalRequestPath(rawPath: string): CanonicalPath | Denial {
     return deny('path', 'path is not valid UTF-8');
   }
   if (DOUBLE_ENCODED.test(path)) return deny('path', 'double-encoded path');
+  return checkSegments(path);
+}
 
+function checkSegments(path: string): CanonicalPath | Denial {
+  if (!path.includes('/.') && !path.includes('//')) return { ok: true, path };
   const segments = path.split('/');
   for (let i = 1; i < segments.length; i += 1) {
     const segment = segments[i];
@@ -63,9 +72,11 @@ export function canonicalRequestPath(rawPath: string): CanonicalPath | Denial {
 
 // RFC 3986 §3.3 pchar without `%`: unreserved, sub-delims, `:` and `@` stay as they are.
 const PCHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:@]/;
+const ALL_PCHAR = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
 
 /** Encodes a decoded path in one canonical way for the origin and for signed URLs. */
 export function encodePath(decodedPath: string): string {
+  if (ALL_PCHAR.test(decodedPath)) return decodedPath;
   let out = '';
   for (const char of decodedPath) {
     if (char === '/' || PCHAR.test(char)) {

@@ -13,6 +13,7 @@ export interface QueryPair {
 }
 
 function decodeComponent(text: string): string | undefined {
+  if (!text.includes('%')) return text;
   try {
     return decodeURIComponent(text);
   } catch {
