@@ -29,4 +29,18 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    files: ['player-demo/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        XMLHttpRequest: 'readonly',
+        location: 'readonly',
+        Option: 'readonly',
+        URLSearchParams: 'readonly',
+        Hls: 'readonly',
+        dashjs: 'readonly',
+      },
+    },
+  },
 );

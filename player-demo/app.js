@@ -5,7 +5,13 @@ const player = new DemoPlayer($('video'), $('message'));
 let streams = [];
 
 // For the browser tests and for the curious: the page's state, read from the console.
-window.demo = { player, requests, get streams() { return streams; } };
+window.demo = {
+  player,
+  requests,
+  get streams() {
+    return streams;
+  },
+};
 
 function addRow(entry) {
   const row = document.createElement('tr');

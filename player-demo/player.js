@@ -131,7 +131,10 @@ export class DemoPlayer {
       this.video.play().catch(() => {});
       onTracks?.({
         audio: hls.audioTracks.map((t, i) => ({ id: i, name: t.name || t.lang || `audio ${i + 1}` })),
-        subtitles: hls.subtitleTracks.map((t, i) => ({ id: i, name: t.name || t.lang || `subtitles ${i + 1}` })),
+        subtitles: hls.subtitleTracks.map((t, i) => ({
+          id: i,
+          name: t.name || t.lang || `subtitles ${i + 1}`,
+        })),
         setAudio: (i) => {
           hls.audioTrack = i;
         },
