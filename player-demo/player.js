@@ -1,6 +1,5 @@
 // The demo's player glue: plays a signed link with hls.js or dash.js, records every request the page
 // makes (token redacted) and turns 403/410 into a message instead of a spinning player.
-/* global Hls, dashjs */
 
 const TOKEN_PARAMS = ['md5', 'token'];
 const EXPIRY_PARAMS = ['expires', 'expire'];
