@@ -34,7 +34,8 @@ export const UNFORWARDABLE = new Set([
 ]);
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/;
 
 type Check = (value: string) => string | undefined;
 
@@ -136,11 +137,9 @@ export const denialSchema = z.strictObject({
 
 export const zoneSchema = z
   .strictObject({
-    name: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
-        error: 'must be 1–64 letters, digits, ".", "_" or "-" (used in metrics labels), e.g. live',
-      }),
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+      error: 'must be 1–64 letters, digits, ".", "_" or "-" (used in metrics labels), e.g. live',
+    }),
     pathPrefix: checked(prefixProblem).default('/'),
     host: checked(hostProblem).optional(),
     origin: checked((value) => originProblem(value, 'http://127.0.0.1:8081')),
@@ -149,7 +148,10 @@ export const zoneSchema = z
     scheme: z.enum(SCHEME_NAMES as [string, ...string[]], {
       error: `must be one of ${SCHEME_NAMES.join(', ')}`,
     }),
-    secrets: z.array(z.string().min(1, { error: 'a secret must not be empty' })).min(1).optional(),
+    secrets: z
+      .array(z.string().min(1, { error: 'a secret must not be empty' }))
+      .min(1)
+      .optional(),
     secretEnv: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name, e.g. LIVE_SECRET' })
@@ -179,7 +181,6 @@ export const zoneSchema = z
             : `give only one of ${sources.join(', ')}`,
       });
     }
-    if (zone.bindIp && !SCHEME_NAMES.includes(zone.scheme as never)) return;
     if (zone.bindIp && zone.scheme === 'keycdn') {
       ctx.addIssue({
         code: 'custom',
@@ -209,13 +210,23 @@ export const configSchema = z.strictObject({
     .strictObject({ allowedOrigins: z.array(checked(corsOriginProblem)).min(1).default(['*']) })
     .default({ allowedOrigins: ['*'] }),
   log: z
-    .strictObject({ level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info') })
+    .strictObject({
+      level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+    })
     .default({ level: 'info' }),
   limits: z
     .strictObject({
-      manifestMaxBytes: z.int().min(1024).max(256 * MIB).default(8 * MIB),
+      manifestMaxBytes: z
+        .int()
+        .min(1024)
+        .max(256 * MIB)
+        .default(8 * MIB),
       cacheMaxEntries: z.int().min(0).max(1_000_000).default(1000),
-      cacheMaxBytes: z.int().min(0).max(4096 * MIB).default(64 * MIB),
+      cacheMaxBytes: z
+        .int()
+        .min(0)
+        .max(4096 * MIB)
+        .default(64 * MIB),
     })
     .default({ manifestMaxBytes: 8 * MIB, cacheMaxEntries: 1000, cacheMaxBytes: 64 * MIB }),
   timeouts: z

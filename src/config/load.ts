@@ -1,0 +1,388 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import YAML from 'yaml';
+import type { TokenStrategy } from '../tokens/strategy.js';
+import type { SchemeName } from '../tokens/scheme.js';
+import { formatIssues, formatPath } from './problems.js';
+import {
+  configSchema,
+  TOKEN_DENIALS,
+  zoneSchema,
+  type ParsedConfig,
+  type ParsedZone,
+  type TokenDenial,
+} from './schema.js';
+
+export interface DenialConfig {
+  /** Status per token denial reason (path refusals are always 400). */
+  readonly status: Readonly<Record<TokenDenial, number>>;
+  /** When set, the reasons in `redirectOn` answer 302 with this Location. */
+  readonly redirect?: string;
+  readonly redirectOn: readonly TokenDenial[];
+}
+
+export interface ZoneConfig {
+  readonly name: string;
+  /** Without trailing slash, except the root `/`. Matched segment by segment. */
+  readonly pathPrefix: string;
+  /** Lower-case host name the zone answers for; undefined matches any Host. */
+  readonly host?: string;
+  /** `URL.origin` of the upstream: scheme, host and port only. */
+  readonly origin: string;
+  readonly publicOrigin?: string;
+  readonly scheme: SchemeName;
+  /** Accepted keys, signing key first. */
+  readonly keys: readonly string[];
+  readonly tokens: TokenStrategy;
+  readonly bindIp: boolean;
+  readonly playlistTtl: number;
+  readonly segmentTtl: number;
+  readonly denial: DenialConfig;
+  readonly cache: { readonly livePlaylists: boolean };
+  /** Lower-case names of extra request headers sent to the origin. */
+  readonly forwardHeaders: readonly string[];
+}
+
+export interface Config {
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly trustedProxies: readonly string[];
+  readonly cors: { readonly allowedOrigins: readonly string[] };
+  readonly log: { readonly level: ParsedConfig['log']['level'] };
+  readonly limits: {
+    readonly manifestMaxBytes: number;
+    readonly cacheMaxEntries: number;
+    readonly cacheMaxBytes: number;
+  };
+  readonly timeouts: { readonly connectMs: number; readonly headersMs: number; readonly bodyMs: number };
+  readonly shutdownGraceMs: number;
+  readonly zones: readonly ZoneConfig[];
+}
+
+export type ConfigResult =
+  | { readonly ok: true; readonly config: Config }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+/** Settings given on the command line or in the environment; they override the file's. */
+export interface ConfigOverrides {
+  readonly host?: string;
+  readonly port?: number;
+  readonly logLevel?: string;
+  readonly origin?: string;
+  readonly scheme?: string;
+  /** Replace the zone's key source with these keys (first signs). */
+  readonly secrets?: readonly string[];
+  /** Files with one key per line, appended to `secrets`. */
+  readonly secretFiles?: readonly string[];
+  readonly tokens?: string;
+  readonly bindIp?: boolean;
+  readonly playlistTtl?: number;
+  readonly segmentTtl?: number;
+}
+
+export interface LoadOptions {
+  /** A YAML config file. */
+  readonly file?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Command-line settings: they win over the environment, which wins over the file. */
+  readonly flags?: ConfigOverrides;
+}
+
+const validated = new WeakSet<object>();
+
+/** True for a Config that came out of resolveConfig/loadConfig (and is therefore frozen and checked). */
+export function isValidatedConfig(value: unknown): value is Config {
+  return typeof value === 'object' && value !== null && validated.has(value);
+}
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** A plain copy of parsed input without prototype-polluting keys, each of which is a problem. */
+function sanitize(value: unknown, path: PropertyKey[], problems: string[]): unknown {
+  if (Array.isArray(value)) return value.map((item, index) => sanitize(item, [...path, index], problems));
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    if (FORBIDDEN_KEYS.has(key)) {
+      problems.push(`${formatPath([...path, key])}: key "${key}" is not allowed`);
+      continue;
+    }
+    out[key] = sanitize((value as Record<string, unknown>)[key], [...path, key], problems);
+  }
+  return out;
+}
+
+function readKeyFile(file: string): { keys: string[] } | { problem: string } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    return { problem: `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})` };
+  }
+  const keys = text.split(/\r?\n/).filter((line) => line.trim() !== '');
+  return keys.length === 0 ? { problem: `${file} holds no key (one key per line)` } : { keys };
+}
+
+function normalisePrefix(prefix: string): string {
+  return prefix.length > 1 && prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+}
+
+function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, baseDir: string) {
+  const problems: string[] = [];
+  let keys: readonly string[] = zone.secrets ?? [];
+  if (zone.secretEnv !== undefined) {
+    const value = env[zone.secretEnv];
+    if (value === undefined || value === '') {
+      problems.push(`zones[${index}].secretEnv: environment variable ${zone.secretEnv} is not set or empty`);
+    } else keys = [value];
+  }
+  if (zone.secretFile !== undefined) {
+    const read = readKeyFile(resolve(baseDir, zone.secretFile));
+    if ('problem' in read) problems.push(`zones[${index}].secretFile: ${read.problem}`);
+    else keys = read.keys;
+  }
+  const status = Object.fromEntries(
+    TOKEN_DENIALS.map((reason) => [reason, zone.denial.status[reason] ?? (reason === 'expired' ? 410 : 403)]),
+  ) as Record<TokenDenial, number>;
+  const resolved: ZoneConfig = {
+    name: zone.name,
+    pathPrefix: normalisePrefix(zone.pathPrefix),
+    ...(zone.host === undefined ? {} : { host: zone.host.replace(/\.$/, '') }),
+    origin: new URL(zone.origin).origin,
+    ...(zone.publicOrigin === undefined ? {} : { publicOrigin: new URL(zone.publicOrigin).origin }),
+    scheme: zone.scheme as SchemeName,
+    keys,
+    tokens: zone.tokens,
+    bindIp: zone.bindIp,
+    playlistTtl: zone.playlistTtl,
+    segmentTtl: zone.segmentTtl,
+    denial: {
+      status,
+      ...(zone.denial.redirect === undefined ? {} : { redirect: zone.denial.redirect }),
+      redirectOn: zone.denial.redirectOn ?? TOKEN_DENIALS,
+    },
+    cache: { livePlaylists: zone.cache.livePlaylists },
+    forwardHeaders: [...new Set(zone.forwardHeaders.map((name) => name.toLowerCase()))],
+  };
+  return { zone: resolved, problems };
+}
+
+/** Checks between zones: names unique; no two zones answer the same host and prefix. */
+function crossZoneProblems(raw: unknown): string[] {
+  const zones = (raw as { zones?: unknown }).zones;
+  if (!Array.isArray(zones)) return [];
+  const problems: string[] = [];
+  const names = new Map<string, number>();
+  const routes = new Map<string, number>();
+  zones.forEach((candidate, index) => {
+    const parsed = zoneSchema.safeParse(candidate);
+    if (!parsed.success) return;
+    const zone = parsed.data;
+    const sameName = names.get(zone.name);
+    if (sameName !== undefined) {
+      problems.push(`zones[${index}].name: "${zone.name}" is already the name of zones[${sameName}]`);
+    } else names.set(zone.name, index);
+    const route = `${zone.host ?? '*'} ${normalisePrefix(zone.pathPrefix)}`;
+    const sameRoute = routes.get(route);
+    if (sameRoute !== undefined) {
+      problems.push(
+        `zones[${index}].pathPrefix: zones[${sameRoute}] already answers ${zone.host ?? 'any host'} under ` +
+          `${normalisePrefix(zone.pathPrefix)}; give one of them another pathPrefix or host`,
+      );
+    } else routes.set(route, index);
+  });
+  return problems;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  }
+  return value;
+}
+
+export interface ResolveOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /** Directory that relative `secretFile` paths are read from (the config file's). */
+  readonly baseDir?: string;
+}
+
+/**
+ * Validates a configuration object (as parsed from YAML or written in code), reads the keys it points
+ * at, and returns a frozen Config — or every problem found, each naming its field and the fix.
+ */
+export function resolveConfig(input: unknown, options: ResolveOptions = {}): ConfigResult {
+  const problems: string[] = [];
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { ok: false, problems: ['(top level): must be a mapping with listen, zones, …'] };
+  }
+  const raw = sanitize(input, [], problems);
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) problems.push(...formatIssues(parsed.error.issues, configSchema));
+  problems.push(...crossZoneProblems(raw));
+  if (!parsed.success || problems.length > 0) return { ok: false, problems };
+
+  const env = options.env ?? process.env;
+  const zones = parsed.data.zones.map((zone, index) => {
+    const resolved = resolveZone(zone, index, env, options.baseDir ?? process.cwd());
+    problems.push(...resolved.problems);
+    return resolved.zone;
+  });
+  if (problems.length > 0) return { ok: false, problems };
+
+  const { listen, trustedProxies, cors, log, limits, timeouts, shutdownGraceMs } = parsed.data;
+  const config: Config = deepFreeze({
+    listen: { ...listen },
+    trustedProxies: [...trustedProxies],
+    cors: { allowedOrigins: [...new Set(cors.allowedOrigins.map((o) => o.replace(/\/$/, '')))] },
+    log: { ...log },
+    limits: { ...limits },
+    timeouts: { ...timeouts },
+    shutdownGraceMs,
+    zones,
+  });
+  validated.add(config);
+  return { ok: true, config };
+}
+
+function parseYaml(file: string): { value: unknown } | { problems: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    return { problems: [`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`] };
+  }
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return { problems: doc.errors.map((error) => `${file}: ${error.message.split('\n')[0]}`) };
+  }
+  try {
+    return { value: doc.toJS({ maxAliasCount: 100 }) ?? {} };
+  } catch (error) {
+    return { problems: [`${file}: ${error instanceof Error ? error.message : String(error)}`] };
+  }
+}
+
+const ENV_NAMES = {
+  host: 'STREAMGATE_HOST',
+  port: 'STREAMGATE_PORT',
+  logLevel: 'STREAMGATE_LOG_LEVEL',
+  origin: 'STREAMGATE_ORIGIN',
+  scheme: 'STREAMGATE_SCHEME',
+  tokens: 'STREAMGATE_TOKENS',
+} as const;
+
+/** Settings from STREAMGATE_* variables; STREAMGATE_SECRET is handled as a fallback key, not here. */
+export function envOverrides(env: NodeJS.ProcessEnv): { overrides: ConfigOverrides; problems: string[] } {
+  const problems: string[] = [];
+  const pick = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
+  let port: number | undefined;
+  const portText = pick(ENV_NAMES.port);
+  if (portText !== undefined) {
+    if (/^[0-9]{1,5}$/.test(portText) && Number(portText) <= 65_535) port = Number(portText);
+    else problems.push(`${ENV_NAMES.port}: must be a port number 0–65535, e.g. 8080 (got "${portText}")`);
+  }
+  const overrides: ConfigOverrides = {
+    host: pick(ENV_NAMES.host),
+    port,
+    logLevel: pick(ENV_NAMES.logLevel),
+    origin: pick(ENV_NAMES.origin),
+    scheme: pick(ENV_NAMES.scheme),
+    tokens: pick(ENV_NAMES.tokens),
+  };
+  return { overrides, problems };
+}
+
+const ZONE_FIELDS = [
+  'origin',
+  'scheme',
+  'secrets',
+  'secretFiles',
+  'tokens',
+  'bindIp',
+  'playlistTtl',
+  'segmentTtl',
+] as const;
+
+/** Applies overrides onto raw (pre-schema) input; zone settings go to the single zone. */
+function applyOverrides(raw: Record<string, unknown>, overrides: ConfigOverrides, problems: string[]): void {
+  if (overrides.host !== undefined || overrides.port !== undefined) {
+    const listen = typeof raw.listen === 'object' && raw.listen !== null ? { ...raw.listen } : {};
+    if (overrides.host !== undefined) (listen as Record<string, unknown>).host = overrides.host;
+    if (overrides.port !== undefined) (listen as Record<string, unknown>).port = overrides.port;
+    raw.listen = listen;
+  }
+  if (overrides.logLevel !== undefined) {
+    const log = typeof raw.log === 'object' && raw.log !== null ? { ...raw.log } : {};
+    (log as Record<string, unknown>).level = overrides.logLevel;
+    raw.log = log;
+  }
+  const given = ZONE_FIELDS.filter((field) => overrides[field] !== undefined);
+  if (given.length === 0) return;
+  const zones = raw.zones;
+  if (Array.isArray(zones) && zones.length > 1) {
+    problems.push(
+      `zones: the file has ${zones.length} zones, so zone settings (${given.join(', ')}) cannot come ` +
+        'from flags or the environment; set them in the file',
+    );
+    return;
+  }
+  const current = Array.isArray(zones) && typeof zones[0] === 'object' && zones[0] !== null ? zones[0] : {};
+  const zone: Record<string, unknown> = { name: 'default', pathPrefix: '/', ...current };
+  for (const field of ['origin', 'scheme', 'tokens', 'bindIp', 'playlistTtl', 'segmentTtl'] as const) {
+    if (overrides[field] !== undefined) zone[field] = overrides[field];
+  }
+  if (overrides.secrets !== undefined || overrides.secretFiles !== undefined) {
+    const keys = [...(overrides.secrets ?? [])];
+    for (const file of overrides.secretFiles ?? []) {
+      const read = readKeyFile(file);
+      if ('problem' in read) problems.push(`--secret-file: ${read.problem}`);
+      else keys.push(...read.keys);
+    }
+    delete zone.secretEnv;
+    delete zone.secretFile;
+    zone.secrets = keys;
+  }
+  raw.zones = [zone];
+}
+
+/**
+ * Builds the configuration in the order file → environment → flags, validates it once and freezes it.
+ * STREAMGATE_SECRET is the key of a single zone that names no key source of its own.
+ */
+export function loadConfig(options: LoadOptions = {}): ConfigResult {
+  const env = options.env ?? process.env;
+  const problems: string[] = [];
+  let raw: Record<string, unknown> = {};
+  if (options.file !== undefined) {
+    const read = parseYaml(options.file);
+    if ('problems' in read) return { ok: false, problems: read.problems };
+    if (typeof read.value !== 'object' || read.value === null || Array.isArray(read.value)) {
+      return { ok: false, problems: [`${options.file}: must be a YAML mapping with listen, zones, …`] };
+    }
+    raw = sanitize(read.value, [], problems) as Record<string, unknown>;
+  }
+  const fromEnv = envOverrides(env);
+  problems.push(...fromEnv.problems);
+  applyOverrides(raw, fromEnv.overrides, problems);
+  applyOverrides(raw, options.flags ?? {}, problems);
+
+  const fallback = env.STREAMGATE_SECRET;
+  const zones = raw.zones;
+  if (fallback && Array.isArray(zones) && zones.length === 1) {
+    const zone = zones[0] as Record<string, unknown>;
+    if (
+      typeof zone === 'object' &&
+      zone !== null &&
+      !('secrets' in zone || 'secretEnv' in zone || 'secretFile' in zone)
+    ) {
+      raw.zones = [{ ...zone, secrets: [fallback] }];
+    }
+  }
+  const result = resolveConfig(raw, {
+    env,
+    baseDir: options.file === undefined ? process.cwd() : dirname(resolve(options.file)),
+  });
+  if (problems.length === 0) return result;
+  return { ok: false, problems: [...problems, ...(result.ok ? [] : result.problems)] };
+}
