@@ -1,0 +1,313 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Dispatcher } from 'undici';
+import { manifestKindFromHeaders, sniffManifest, type ManifestKind } from '../manifest/index.js';
+import { viewerResponseHeaders } from './headers.js';
+import { headerText } from './live-cache.js';
+import { redactTarget } from './log.js';
+import { decodeBody, serveManifest, toOriginManifest } from './manifest.js';
+import { classifyOriginError, type OriginFailure } from './origin.js';
+import { sendText, type GatewayRuntime, type ViewerRequest, type ZoneRuntime } from './runtime.js';
+
+const EXCHANGE = Symbol('streamgate.exchange');
+
+type Tagged = ServerResponse & { [EXCHANGE]?: ProxyExchange };
+
+const enum Mode {
+  /** Waiting for the origin's headers. */
+  Waiting,
+  /** Bytes go to the viewer as they come, with backpressure. */
+  Stream,
+  /** A vague content type: the first bytes decide between Stream and Buffer. */
+  Sniff,
+  /** A manifest: held (bounded), decoded, rewritten, then sent. */
+  Buffer,
+  Done,
+}
+
+/** Bytes enough to tell `#EXTM3U` or an `<MPD` after an XML prolog from media. */
+const SNIFF_BYTES = 1024;
+
+// Listeners shared by every response: `this` is the response, the exchange hangs off it.
+function onViewerClose(this: Tagged): void {
+  this[EXCHANGE]?.viewerClosed();
+}
+function onViewerDrain(this: Tagged): void {
+  this[EXCHANGE]?.controller?.resume();
+}
+
+/**
+ * One viewer request proxied to the origin: an undici dispatch handler writing straight into the
+ * viewer's response. Backpressure: the origin is paused when the viewer's socket buffer is full and
+ * resumed on drain (undici `docs/examples/proxy`). A viewer who leaves aborts the origin request; an
+ * origin that fails before the headers is answered 502/504, after them the viewer's response is
+ * destroyed (a truncated body must not look complete).
+ */
+export class ProxyExchange implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | undefined;
+  #mode = Mode.Waiting;
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #bytesOut = 0;
+  #status = 0;
+  #headers: IncomingHttpHeaders = {};
+  #kind: ManifestKind | undefined;
+  #viewerGone = false;
+  #sent = 0;
+
+  constructor(
+    readonly rt: GatewayRuntime,
+    readonly zone: ZoneRuntime,
+    readonly res: ServerResponse,
+    readonly view: ViewerRequest,
+    readonly originMethod: 'GET' | 'HEAD',
+  ) {}
+
+  start(headers: Record<string, string>): void {
+    const res = this.res as Tagged;
+    res[EXCHANGE] = this;
+    res.on('close', onViewerClose);
+    this.#sent = performance.now();
+    this.rt.metrics.inFlight += 1;
+    try {
+      this.zone.pool.dispatch({ path: this.view.upstreamTarget, method: this.originMethod, headers }, this);
+    } catch (error) {
+      this.onResponseError(undefined, error as Error);
+    }
+  }
+
+  viewerClosed(): void {
+    if (this.#mode === Mode.Done) return;
+    this.#viewerGone = true;
+    this.controller?.abort(new ViewerGone());
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#mode === Mode.Done) return;
+    this.#mode = Mode.Done;
+    this.#chunks = [];
+    this.rt.metrics.inFlight -= 1;
+    this.rt.metrics.bytesOut(this.zone.config.name, this.#bytesOut);
+    const res = this.res as Tagged;
+    res.removeListener('close', onViewerClose);
+    res.removeListener('drain', onViewerDrain);
+    res[EXCHANGE] = undefined;
+    if (this.rt.debug) {
+      this.rt.logger.debug(
+        {
+          reqId: this.view.id,
+          zone: this.zone.config.name,
+          target: redactTarget(this.view.target),
+          status: this.#status,
+          bytes: this.#bytesOut,
+          ms: Math.round(performance.now() - this.view.started),
+          viewerLeft: this.#viewerGone,
+        },
+        'proxied',
+      );
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.#viewerGone) controller.abort(new ViewerGone());
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    status: number,
+    headers: IncomingHttpHeaders,
+  ): void {
+    if (status < 200 || this.#mode !== Mode.Waiting) return;
+    this.rt.metrics.originLatency(this.zone.config.name, (performance.now() - this.#sent) / 1000);
+    this.#status = status;
+    this.#headers = headers;
+    if (status === 200 && this.originMethod === 'GET') {
+      const kind = manifestKindFromHeaders(
+        headerText(headers['content-type']),
+        this.view.upstreamTarget.split('?')[0] ?? '',
+      );
+      const encoded = headers['content-encoding'] !== undefined && headers['content-encoding'] !== 'identity';
+      if (kind === 'hls' || kind === 'dash') {
+        const length = Number(headers['content-length']);
+        if (Number.isFinite(length) && length > this.rt.config.limits.manifestMaxBytes) {
+          this.#tooLarge(controller, 'content-length');
+          return;
+        }
+        this.#kind = kind;
+        this.#mode = Mode.Buffer;
+        return;
+      }
+      if (kind === 'sniff' && !encoded) {
+        this.#mode = Mode.Sniff;
+        return;
+      }
+    }
+    this.#startStream(controller);
+  }
+
+  #startStream(controller: Dispatcher.DispatchController): void {
+    this.#mode = Mode.Stream;
+    const res = this.res;
+    const manifestHead = this.view.head && this.originMethod === 'HEAD' && isManifestType(this.#headers);
+    const headers = viewerResponseHeaders(this.#headers, manifestHead, this.rt.cors.vary);
+    if (manifestHead) headers['cache-control'] = 'private, no-store';
+    res.writeHead(this.#status, headers);
+    this.rt.metrics.request(this.zone.config.name, this.#status, 'ok');
+    if (this.view.head && this.originMethod === 'GET') {
+      // A HEAD sent upstream as GET (manifest-looking path) that turned out not to be a manifest.
+      res.end();
+      controller.abort(new ViewerGone());
+      this.#finish();
+      return;
+    }
+    res.on('drain', onViewerDrain);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    switch (this.#mode) {
+      case Mode.Stream:
+        this.#bytesOut += chunk.length;
+        if (!this.res.write(chunk)) controller.pause();
+        return;
+      case Mode.Buffer:
+        this.#size += chunk.length;
+        if (this.#size > this.rt.config.limits.manifestMaxBytes) {
+          this.#tooLarge(controller, 'body');
+          return;
+        }
+        this.#chunks.push(chunk);
+        return;
+      case Mode.Sniff:
+        this.#size += chunk.length;
+        this.#chunks.push(chunk);
+        if (this.#size >= SNIFF_BYTES) this.#decideSniff(controller);
+        return;
+      default:
+        return;
+    }
+  }
+
+  #decideSniff(controller: Dispatcher.DispatchController): void {
+    const head = Buffer.concat(this.#chunks).subarray(0, 2048).toString('utf8');
+    const kind = sniffManifest(head);
+    if (kind !== undefined) {
+      this.#kind = kind;
+      this.#mode = Mode.Buffer;
+      if (this.#size > this.rt.config.limits.manifestMaxBytes) this.#tooLarge(controller, 'body');
+      return;
+    }
+    const held = this.#chunks;
+    this.#chunks = [];
+    this.#startStream(controller);
+    if (this.#mode !== Mode.Stream) return;
+    let flowing = true;
+    for (const chunk of held) {
+      this.#bytesOut += chunk.length;
+      flowing = this.res.write(chunk) && flowing;
+    }
+    if (!flowing) controller.pause();
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController): void {
+    if (this.#mode === Mode.Sniff) this.#decideSniff(controller);
+    if (this.#mode === Mode.Stream) {
+      this.res.end();
+      this.#finish();
+      return;
+    }
+    if (this.#mode !== Mode.Buffer || this.#kind === undefined) return;
+    const body = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks);
+    this.#chunks = [];
+    const limit = this.rt.config.limits.manifestMaxBytes;
+    const decoded = decodeBody(body, this.#headers['content-encoding'], limit);
+    if (!decoded.ok) {
+      this.#fail({ status: 502, kind: decoded.reason, code: 'DECODE' });
+      return;
+    }
+    // serveManifest counts the bytes it sends.
+    serveManifest(
+      this.rt,
+      this.zone,
+      this.view,
+      this.res,
+      toOriginManifest(this.#kind, decoded, this.#headers),
+    );
+    this.#finish();
+  }
+
+  #tooLarge(controller: Dispatcher.DispatchController, where: string): void {
+    controller.abort(new Error('manifest larger than limits.manifestMaxBytes'));
+    this.#fail({ status: 502, kind: 'too_large', code: where });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    if (this.#mode === Mode.Done) return;
+    if (error instanceof ViewerGone || this.#viewerGone) {
+      this.#finish();
+      return;
+    }
+    this.#fail(classifyOriginError(error));
+  }
+
+  /** The one place an origin failure reaches the viewer: a status if nothing was sent yet, else a cut. */
+  #fail(failure: OriginFailure | { status: 502; kind: string; code: string }): void {
+    if (this.#mode === Mode.Done) return;
+    const zone = this.zone.config.name;
+    this.rt.metrics.originError(zone, failure.kind);
+    const res = this.res;
+    const fields = {
+      reqId: this.view.id,
+      zone,
+      target: redactTarget(this.view.target),
+      kind: failure.kind,
+      code: failure.code,
+    };
+    if (!res.headersSent) {
+      const status = failure.status ?? 502;
+      this.rt.logger.warn({ ...fields, status }, originMessage(failure.kind));
+      this.rt.metrics.request(zone, status, failure.kind);
+      sendText(
+        res,
+        status,
+        failure.kind === 'too_large' ? 'manifest too large' : 'origin ' + failure.kind.replace('_', ' '),
+      );
+    } else {
+      this.rt.logger.warn(
+        { ...fields, bytes: this.#bytesOut },
+        'origin failed mid-body; viewer response cut',
+      );
+      res.destroy();
+    }
+    this.#finish();
+  }
+}
+
+function originMessage(kind: string): string {
+  switch (kind) {
+    case 'unreachable':
+      return 'origin unreachable';
+    case 'connect_timeout':
+    case 'headers_timeout':
+    case 'body_timeout':
+      return 'origin timed out';
+    case 'too_large':
+      return 'manifest larger than limits.manifestMaxBytes';
+    default:
+      return 'origin exchange failed';
+  }
+}
+
+function isManifestType(headers: IncomingHttpHeaders): boolean {
+  const type = manifestKindFromHeaders(headerText(headers['content-type']), '');
+  return type === 'hls' || type === 'dash';
+}
+
+/** The viewer went away: the reason the origin request is aborted with. */
+export class ViewerGone extends Error {
+  override readonly name = 'ViewerGone';
+  constructor() {
+    super('viewer disconnected');
+  }
+}

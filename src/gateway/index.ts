@@ -1,0 +1,227 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { DestinationStream } from 'pino';
+import {
+  AddressSet,
+  ConfigError,
+  isValidatedConfig,
+  resolveConfig,
+  type Config,
+  type ConfigInput,
+} from '../config/index.js';
+import { schemeByName } from '../tokens/registry.js';
+import { requestHost, requestId } from './client.js';
+import { Cors } from './cors.js';
+import { LiveCache } from './live-cache.js';
+import { createLogger, redactTarget, type Logger } from './log.js';
+import { GatewayMetrics } from './metrics.js';
+import { createOriginPool } from './origin.js';
+import { logDenial, proxyRequest } from './proxy.js';
+import { sendText, type GatewayRuntime, type ZoneRuntime } from './runtime.js';
+import { ZoneRouter } from './zones.js';
+
+export { redactTarget } from './log.js';
+export { GatewayMetrics } from './metrics.js';
+export { classifyOriginError } from './origin.js';
+
+export interface GatewayOptions {
+  /** A pino logger to use instead of one built from `config.log`. */
+  readonly logger?: Logger;
+  /** Where the built logger writes (default stdout); tests pass a stream to read the lines. */
+  readonly logDestination?: DestinationStream;
+  /** Also export Node process metrics (CPU, memory, event loop lag). Default true. */
+  readonly defaultMetrics?: boolean;
+}
+
+export interface ListeningGateway {
+  /** `http://host:port`, without trailing slash (loopback when bound to all interfaces). */
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  readonly server: Server;
+  /** Graceful stop, see Gateway.close. */
+  close(): Promise<void>;
+}
+
+export interface Gateway {
+  /** The express application (`/_streamgate/*` routes, CORS, the proxy handler). */
+  readonly app: Express;
+  readonly config: Config;
+  readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
+  /** Binds `config.listen` (or the given address; port 0 picks a free port). */
+  listen(address?: { host?: string; port?: number }): Promise<ListeningGateway>;
+  /**
+   * Stops accepting connections, lets requests in flight finish for up to `shutdownGraceMs`, then cuts
+   * what is left and closes the origin pools.
+   */
+  close(): Promise<void>;
+}
+
+const ALLOW = 'GET, HEAD, OPTIONS';
+
+function isReserved(target: string): boolean {
+  return (
+    target === '/_streamgate' || target.startsWith('/_streamgate/') || target.startsWith('/_streamgate?')
+  );
+}
+
+/**
+ * Builds a gateway from a configuration (validated here if it was not already; an invalid one throws
+ * a ConfigError listing every problem). Nothing listens until `listen()`.
+ */
+export function createGateway(input: Config | ConfigInput, options: GatewayOptions = {}): Gateway {
+  let config: Config;
+  if (isValidatedConfig(input)) config = input;
+  else {
+    const result = resolveConfig(input);
+    if (!result.ok) throw new ConfigError(result.problems);
+    config = result.config;
+  }
+
+  const logger = options.logger ?? createLogger(config.log.level, options.logDestination);
+  const metrics = new GatewayMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const rt: GatewayRuntime = {
+    config,
+    logger,
+    debug: logger.isLevelEnabled('debug'),
+    metrics,
+    cache: new LiveCache(config.limits.cacheMaxEntries, config.limits.cacheMaxBytes),
+    cors: new Cors(config.cors.allowedOrigins),
+    trusted: new AddressSet(config.trustedProxies),
+  };
+  const zones: ZoneRuntime[] = config.zones.map((zone) => {
+    const scheme = schemeByName(zone.scheme);
+    if (scheme === undefined) throw new ConfigError([`zones: unknown scheme ${zone.scheme}`]);
+    return {
+      config: zone,
+      scheme,
+      pool: createOriginPool(zone.origin, config.timeouts),
+      shareManifests: zone.cache.livePlaylists && zone.forwardHeaders.length === 0,
+    };
+  });
+  const router = new ZoneRouter(zones);
+  let closing = false;
+
+  /**
+   * Every request passes here first. Only origin-form targets are served (RFC 9112 §3.2.1): an
+   * absolute-form target (`GET http://evil/x`, which Node hands over as req.url) or a `//host` path is
+   * refused before anything else, and so is a Host that is not one plain `host[:port]`.
+   */
+  const frontDoor = (req: Request, res: Response, next: NextFunction): void => {
+    const started = performance.now();
+    const id = requestId(req);
+    res.setHeader('x-request-id', id);
+    if (closing) res.setHeader('connection', 'close');
+    rt.cors.apply(req, res);
+    const target = req.url;
+    if (target.charCodeAt(0) !== 0x2f || target.charCodeAt(1) === 0x2f) {
+      sendText(res, 400, 'request target');
+      logDenial(rt, id, '-', 400, 'target', 'not an origin-form target', target);
+      return;
+    }
+    const host = requestHost(req);
+    if (host === undefined) {
+      sendText(res, 400, 'host');
+      logDenial(rt, id, '-', 400, 'host', 'missing, repeated or malformed Host', target);
+      return;
+    }
+    if (isReserved(target)) {
+      next();
+      return;
+    }
+    const method = req.method;
+    if (method === 'OPTIONS') {
+      rt.cors.preflight(req, res);
+      return;
+    }
+    if (method !== 'GET' && method !== 'HEAD') {
+      sendText(res, 405, 'method', { allow: ALLOW });
+      logDenial(rt, id, '-', 405, 'method', `method ${method}`, target);
+      return;
+    }
+    proxyRequest(rt, router, req, res, id, host, started);
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', false);
+  app.use(frontDoor);
+  app.get('/_streamgate/healthz', (_req: Request, res: Response) => {
+    if (closing) sendText(res, 503, 'shutting down');
+    else {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      res.end('ok');
+    }
+  });
+  app.get('/_streamgate/metrics', (_req: Request, res: Response, next: NextFunction) => {
+    metrics.registry.metrics().then((text) => {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+      res.end(text);
+    }, next);
+  });
+  app.use((req: Request, res: Response) => {
+    sendText(res, req.method === 'GET' || req.method === 'HEAD' ? 404 : 405, 'not found');
+  });
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    logger.error({ err: error, target: redactTarget(req.url ?? '') }, 'request failed');
+    if (res.headersSent) res.destroy();
+    else sendText(res, 500, 'internal error');
+  });
+
+  const servers = new Set<Server>();
+
+  const listen = async (address: { host?: string; port?: number } = {}): Promise<ListeningGateway> => {
+    const host = address.host ?? config.listen.host;
+    const port = address.port ?? config.listen.port;
+    const server = createServer(
+      { requireHostHeader: true },
+      app as (req: IncomingMessage, res: ServerResponse) => void,
+    );
+    // A viewer that stops reading keeps an origin connection paused; the idle timeout ends that. It
+    // exceeds the origin's own allowances so that a held LL-HLS reload is not cut.
+    server.timeout = Math.max(config.timeouts.headersMs, config.timeouts.bodyMs) + 10_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    servers.add(server);
+    const bound = server.address() as AddressInfo;
+    const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : bound.address;
+    const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${bound.port}`;
+    return { url, port: bound.port, host: bound.address, server, close: () => stopServer(server) };
+  };
+
+  const stopServer = async (server: Server): Promise<void> => {
+    if (!servers.delete(server)) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, config.shutdownGraceMs);
+      timer.unref();
+    });
+    // Keep-alive connections whose last response just ended are idle now: close them as they appear.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    await Promise.race([closed, grace]);
+    clearInterval(sweep);
+    clearTimeout(timer);
+    server.closeAllConnections();
+    await closed;
+  };
+
+  const close = async (): Promise<void> => {
+    closing = true;
+    await Promise.all([...servers].map((server) => stopServer(server)));
+    await Promise.all(zones.map((zone) => zone.pool.destroy()));
+    rt.cache.clear();
+  };
+
+  return { app, config, metrics, logger, listen, close };
+}

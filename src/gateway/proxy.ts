@@ -1,0 +1,263 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkRequest } from '../tokens/check.js';
+import { canonicalRequestPath } from '../tokens/path.js';
+import type { Denial } from '../tokens/verdict.js';
+import { clientAddress, type ParsedHost } from './client.js';
+import { ProxyExchange } from './exchange.js';
+import { upstreamRequestHeaders, viewerResponseHeaders } from './headers.js';
+import { sharedFetch, type SharedOutcome } from './live-cache.js';
+import { redactTarget } from './log.js';
+import { manifestKindOfPath, serveManifest } from './manifest.js';
+import {
+  sendDenial,
+  sendText,
+  type GatewayRuntime,
+  type ViewerRequest,
+  type ZoneRuntime,
+} from './runtime.js';
+import { withoutPathTokens, type ZoneRouter } from './zones.js';
+
+/** LL-HLS blocking reloads (RFC 8216bis §6.2.5.2): held by the origin, never answered from a cache. */
+const BLOCKING_PARAMS = /(?:^|&)_HLS_(?:msn|part|skip)(?:=|&|$)/;
+
+const RESERVED = '/_streamgate/';
+
+export function logDenial(
+  rt: GatewayRuntime,
+  id: string,
+  zone: string,
+  status: number,
+  reason: string,
+  detail: string,
+  target: string,
+): void {
+  rt.metrics.request(zone, status, reason);
+  if (rt.logger.isLevelEnabled('info')) {
+    rt.logger.info(
+      { reqId: id, zone, status, reason, detail, target: redactTarget(target.slice(0, 2048)) },
+      'denied',
+    );
+  }
+}
+
+function deny(
+  rt: GatewayRuntime,
+  res: ServerResponse,
+  zone: ZoneRuntime | undefined,
+  denial: Denial,
+  id: string,
+  target: string,
+): void {
+  const status = sendDenial(res, zone?.config, denial);
+  logDenial(rt, id, zone?.config.name ?? '-', status, denial.reason, denial.detail, target);
+}
+
+/**
+ * A GET or HEAD in origin form with a sane Host: pick the zone, check the path and the token (SPEC §2),
+ * and only then contact the origin — through the live manifest cache when the path names a manifest.
+ */
+export function proxyRequest(
+  rt: GatewayRuntime,
+  router: ZoneRouter<ZoneRuntime>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  id: string,
+  host: ParsedHost,
+  started: number,
+): void {
+  const target = req.url ?? '/';
+  let zone = router.catchAll;
+  if (zone === undefined) {
+    const question = target.indexOf('?');
+    const canonical = canonicalRequestPath(question === -1 ? target : target.slice(0, question));
+    if (!canonical.ok) {
+      deny(rt, res, undefined, canonical, id, target);
+      return;
+    }
+    zone = router.match(host.hostname, withoutPathTokens(canonical.path));
+    if (zone === undefined) {
+      sendText(res, 404, 'no zone');
+      logDenial(rt, id, '-', 404, 'no_zone', 'no zone for this host and path', target);
+      return;
+    }
+  }
+
+  const config = zone.config;
+  const client = clientAddress(req, rt.trusted);
+  const now = Math.floor(Date.now() / 1000);
+  const checked = checkRequest(target, {
+    scheme: zone.scheme,
+    keys: config.keys,
+    now,
+    bindIp: config.bindIp,
+    clientIp: client.ip,
+  });
+  const verdict = checked.verdict;
+  if (!verdict.ok) {
+    deny(rt, res, zone, verdict, id, target);
+    return;
+  }
+  const path = checked.path ?? '/';
+  if (path.startsWith(RESERVED)) {
+    sendText(res, 404, 'reserved path');
+    logDenial(rt, id, config.name, 404, 'reserved', 'reserved path', target);
+    return;
+  }
+  const upstreamPath = checked.upstreamPath ?? '/';
+  const query = checked.upstreamQuery;
+  const upstreamTarget = query === '' ? upstreamPath : `${upstreamPath}?${query}`;
+
+  const forwardedProto = client.viaTrustedProxy ? req.headers['x-forwarded-proto'] : undefined;
+  const view: ViewerRequest = {
+    id,
+    target,
+    head: req.method === 'HEAD',
+    grant: verdict,
+    publicOrigin: `${forwardedProto === 'https' ? 'https' : 'http'}://${host.authority}`,
+    upstreamTarget,
+    now,
+    started,
+  };
+  const xff = req.headers['x-forwarded-for'];
+  const forwardedFor =
+    client.viaTrustedProxy && typeof xff === 'string' && xff !== ''
+      ? `${xff}, ${req.socket.remoteAddress ?? ''}`
+      : client.ip;
+
+  const manifestKind = manifestKindOfPath(path);
+  const headers = upstreamRequestHeaders(req.headers, {
+    extra: config.forwardHeaders,
+    manifest: manifestKind !== undefined,
+    forwardedFor,
+    requestId: id,
+  });
+  if (manifestKind !== undefined && zone.shareManifests && !BLOCKING_PARAMS.test(query)) {
+    throughCache(rt, zone, res, view, headers);
+    return;
+  }
+  // A HEAD of a manifest is answered from a GET: its length is that of the rewritten body.
+  const method = manifestKind !== undefined || req.method === 'GET' ? 'GET' : 'HEAD';
+  new ProxyExchange(rt, zone, res, view, method).start(headers);
+}
+
+function direct(
+  rt: GatewayRuntime,
+  zone: ZoneRuntime,
+  res: ServerResponse,
+  view: ViewerRequest,
+  headers: Record<string, string>,
+): void {
+  new ProxyExchange(rt, zone, res, view, 'GET').start(headers);
+}
+
+/**
+ * Live manifests (SPEC §4): a fresh cached copy is served at once; otherwise the viewer joins the
+ * pending origin fetch for the same URL, or starts one. Only shareable answers are given to viewers
+ * who did not ask for them; the others fetch their own.
+ */
+function throughCache(
+  rt: GatewayRuntime,
+  zone: ZoneRuntime,
+  res: ServerResponse,
+  view: ViewerRequest,
+  headers: Record<string, string>,
+): void {
+  const key = view.upstreamTarget;
+  const name = zone.config.name;
+  const cached = rt.cache.fresh(key);
+  if (cached !== undefined) {
+    rt.metrics.cache(name, 'hit');
+    serveManifest(rt, zone, view, res, cached);
+    return;
+  }
+  if (rt.cache.isPrivate(key)) {
+    rt.metrics.cache(name, 'private');
+    direct(rt, zone, res, view, headers);
+    return;
+  }
+  let pending = rt.cache.pending(key);
+  const follower = pending !== undefined;
+  rt.metrics.cache(name, follower ? 'coalesced' : 'miss');
+  if (pending === undefined) {
+    // The shared request carries nothing of one viewer's but what decides the bytes.
+    const shared: Record<string, string> = { 'accept-encoding': 'identity', 'x-request-id': view.id };
+    if (headers['user-agent'] !== undefined) shared['user-agent'] = headers['user-agent'];
+    if (headers.accept !== undefined) shared.accept = headers.accept;
+    pending = rt.cache.start(key, () =>
+      sharedFetch(zone.pool, {
+        path: key,
+        headers: shared,
+        limit: rt.config.limits.manifestMaxBytes,
+        zone: name,
+        metrics: rt.metrics,
+      }),
+    );
+  }
+  rt.metrics.inFlight += 1;
+  pending.then(
+    (outcome) => {
+      rt.metrics.inFlight -= 1;
+      if (res.destroyed || res.writableEnded) return;
+      deliver(rt, zone, res, view, headers, outcome, follower);
+    },
+    (error: unknown) => {
+      rt.metrics.inFlight -= 1;
+      rt.logger.error({ reqId: view.id, zone: name, err: error }, 'shared manifest fetch failed');
+      sendText(res, 502, 'origin broken');
+    },
+  );
+}
+
+function deliver(
+  rt: GatewayRuntime,
+  zone: ZoneRuntime,
+  res: ServerResponse,
+  view: ViewerRequest,
+  headers: Record<string, string>,
+  outcome: SharedOutcome,
+  follower: boolean,
+): void {
+  const name = zone.config.name;
+  switch (outcome.type) {
+    case 'manifest':
+      if (follower && !outcome.shareable) direct(rt, zone, res, view, headers);
+      else serveManifest(rt, zone, view, res, outcome.manifest);
+      return;
+    case 'response': {
+      if (follower) {
+        direct(rt, zone, res, view, headers);
+        return;
+      }
+      res.writeHead(outcome.status, viewerResponseHeaders(outcome.headers, false, rt.cors.vary));
+      res.end(view.head ? undefined : outcome.body);
+      rt.metrics.request(name, outcome.status, 'ok');
+      if (!view.head) rt.metrics.bytesOut(name, outcome.body.length);
+      return;
+    }
+    case 'failure': {
+      const { failure } = outcome;
+      const status = failure.status ?? 502;
+      rt.metrics.request(name, status, failure.kind);
+      if (!follower) {
+        rt.metrics.originError(name, failure.kind);
+        rt.logger.warn(
+          {
+            reqId: view.id,
+            zone: name,
+            target: redactTarget(view.target),
+            kind: failure.kind,
+            code: failure.code,
+            status,
+          },
+          failure.kind === 'too_large' ? 'manifest larger than limits.manifestMaxBytes' : 'origin failed',
+        );
+      }
+      sendText(
+        res,
+        status,
+        failure.kind === 'too_large' ? 'manifest too large' : `origin ${failure.kind.replace('_', ' ')}`,
+      );
+      return;
+    }
+  }
+}
