@@ -1,3 +1,4 @@
+import { runServe, SERVE_HELP } from './serve.js';
 import { runSign, SIGN_HELP } from './sign.js';
 import { UsageError, type Io } from './usage.js';
 import { runVerify, VERIFY_HELP } from './verify.js';
@@ -5,6 +6,7 @@ import { runVerify, VERIFY_HELP } from './verify.js';
 type Command = (argv: string[], io: Io) => number | Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; help: string }> = {
+  serve: { run: runServe, help: SERVE_HELP },
   sign: { run: runSign, help: SIGN_HELP },
   verify: { run: runVerify, help: VERIFY_HELP },
 };

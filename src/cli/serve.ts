@@ -1,0 +1,201 @@
+import { parseArgs } from 'node:util';
+import type { DestinationStream } from 'pino';
+import { loadConfig, type Config, type ConfigOverrides } from '../config/index.js';
+import { createGateway, type Gateway, type ListeningGateway } from '../gateway/index.js';
+import { asUsage, parseSeconds, UsageError, type Io } from './usage.js';
+
+export const SERVE_HELP = `Usage: streamgate serve [--config FILE] [--host 127.0.0.1] [--port 8080]
+                       [--origin URL] [--scheme keycdn|gcore] [--secret KEY]... [--secret-file FILE]...
+                       [--tokens forward|mint|path] [--bind-ip] [--playlist-ttl S] [--segment-ttl S]
+                       [--log-level LEVEL] [--check]
+
+Runs the gateway: every request is checked (token, path) before the origin is contacted; manifests are
+rewritten so that nested requests carry valid tokens.
+
+  --config FILE       YAML configuration (zones, CORS, trusted proxies, limits; see docs/operations.md);
+                      also STREAMGATE_CONFIG
+  --host, --port      address to listen on (default 127.0.0.1:8080; STREAMGATE_HOST, STREAMGATE_PORT)
+  --origin URL        the origin, e.g. http://127.0.0.1:8081 (a one-zone setup without a file)
+  --scheme S          token format: keycdn or gcore
+  --secret KEY        accepted key, repeatable; the first signs minted tokens
+  --secret-file FILE  keys, one per line (or STREAMGATE_SECRET for a single key)
+  --tokens S          how manifest URIs get tokens: mint (default), forward or path
+  --bind-ip           tokens are bound to the viewer's IP (gcore)
+  --playlist-ttl S    lifetime of minted playlist tokens (default 14400)
+  --segment-ttl S     lifetime of minted segment tokens (default 60)
+  --log-level LEVEL   fatal, error, warn, info (default), debug, trace or silent
+  --check             validate the configuration, print a summary and exit
+
+Settings are read from the file, then the environment, then the flags (later wins).
+Example: streamgate serve --origin http://127.0.0.1:8081 --scheme gcore --secret-file key.txt`;
+
+export interface ServeOptions {
+  /** Where the gateway's log lines go (default stdout). */
+  readonly logDestination?: DestinationStream;
+  /** Install SIGTERM/SIGINT handlers (default true). */
+  readonly signals?: boolean;
+}
+
+export interface RunningServer {
+  readonly gateway: Gateway;
+  readonly listening: ListeningGateway;
+  /** Resolves with the exit status once the gateway has stopped. */
+  readonly done: Promise<number>;
+  /** Graceful stop, as on SIGTERM. */
+  stop(): Promise<void>;
+}
+
+function parsePort(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[0-9]{1,5}$/.test(value) || Number(value) > 65_535) {
+    throw new UsageError(`--port must be a port number 0–65535, got "${value}"`);
+  }
+  return Number(value);
+}
+
+function oneOf(flag: string, value: string | undefined, allowed: readonly string[]): string | undefined {
+  if (value !== undefined && !allowed.includes(value)) {
+    throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got "${value}"`);
+  }
+  return value;
+}
+
+/** Reads the flags and builds the configuration; a problem in either is reported and exits 2. */
+export function serveConfig(argv: string[], io: Io): { config: Config; check: boolean } | { help: true } {
+  const { values, positionals } = asUsage(() =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        origin: { type: 'string' },
+        scheme: { type: 'string' },
+        secret: { type: 'string', multiple: true },
+        'secret-file': { type: 'string', multiple: true },
+        tokens: { type: 'string' },
+        'bind-ip': { type: 'boolean' },
+        'playlist-ttl': { type: 'string' },
+        'segment-ttl': { type: 'string' },
+        'log-level': { type: 'string' },
+        check: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
+  if (values.help) return { help: true };
+  if (positionals.length > 0)
+    throw new UsageError(`serve takes no positional arguments (got "${positionals[0]}")`);
+  if (values.host === '') throw new UsageError('--host must not be empty');
+  const flags: ConfigOverrides = {
+    host: values.host,
+    port: parsePort(values.port),
+    logLevel: oneOf('--log-level', values['log-level'], [
+      'fatal',
+      'error',
+      'warn',
+      'info',
+      'debug',
+      'trace',
+      'silent',
+    ]),
+    origin: values.origin,
+    scheme: oneOf('--scheme', values.scheme, ['keycdn', 'gcore']),
+    secrets: values.secret,
+    secretFiles: values['secret-file'],
+    tokens: oneOf('--tokens', values.tokens, ['forward', 'mint', 'path']),
+    bindIp: values['bind-ip'],
+    playlistTtl: parseSeconds('--playlist-ttl', values['playlist-ttl']),
+    segmentTtl: parseSeconds('--segment-ttl', values['segment-ttl']),
+  };
+  if (flags.secrets?.some((secret) => secret === '')) throw new UsageError('--secret must not be empty');
+  const file = values.config ?? (io.env.STREAMGATE_CONFIG || undefined);
+  const result = loadConfig({ file, env: io.env, flags });
+  if (!result.ok) {
+    throw new UsageError(
+      `invalid configuration (${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}):\n  ${result.problems.join('\n  ')}`,
+    );
+  }
+  return { config: result.config, check: values.check ?? false };
+}
+
+/** A summary of the configuration without any key material. */
+export function describeConfig(config: Config): string[] {
+  return [
+    `listen ${config.listen.host}:${config.listen.port}`,
+    ...config.zones.map(
+      (zone) =>
+        `zone ${zone.name}: ${zone.host ?? '*'}${zone.pathPrefix} → ${zone.origin} ` +
+        `(${zone.scheme}, ${zone.keys.length} key${zone.keys.length === 1 ? '' : 's'}, tokens ${zone.tokens}` +
+        `${zone.bindIp ? ', IP-bound' : ''}, playlist ${zone.playlistTtl} s, segment ${zone.segmentTtl} s)`,
+    ),
+  ];
+}
+
+/** Starts a gateway and handles SIGTERM/SIGINT; the returned `done` settles once it has stopped. */
+export async function startServe(config: Config, options: ServeOptions = {}): Promise<RunningServer> {
+  const gateway = createGateway(config, { logDestination: options.logDestination });
+  const listening = await gateway.listen();
+  gateway.logger.info(
+    {
+      url: listening.url,
+      zones: config.zones.map((zone) => ({
+        name: zone.name,
+        host: zone.host,
+        pathPrefix: zone.pathPrefix,
+        origin: zone.origin,
+        scheme: zone.scheme,
+        tokens: zone.tokens,
+      })),
+    },
+    `listening on ${listening.url}`,
+  );
+
+  let resolveDone: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => {
+    resolveDone = resolve;
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= gateway.close().then(() => {
+      gateway.logger.info('stopped');
+      resolveDone(0);
+    });
+    return stopping;
+  };
+
+  if (options.signals ?? true) {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping !== undefined) {
+        gateway.logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      gateway.logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
+      void stop();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    void done.then(() => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    });
+  }
+  return { gateway, listening, done, stop };
+}
+
+export async function runServe(argv: string[], io: Io): Promise<number> {
+  const parsed = serveConfig(argv, io);
+  if ('help' in parsed) {
+    io.out(SERVE_HELP);
+    return 0;
+  }
+  if (parsed.check) {
+    io.out('configuration ok');
+    for (const line of describeConfig(parsed.config)) io.out(`  ${line}`);
+    return 0;
+  }
+  const running = await startServe(parsed.config);
+  return running.done;
+}
