@@ -161,7 +161,9 @@ export async function startGateway(
     timeouts: { connectMs: 2000, headersMs: 5000, bodyMs: 5000 },
     shutdownGraceMs: 2000,
     ...top,
-    zones: [{ name: 'test', origin, scheme: 'gcore', secrets: [SECRET, OLD_SECRET], ...zone } as ZoneInput],
+    zones: top.zones ?? [
+      { name: 'test', origin, scheme: 'gcore', secrets: [SECRET, OLD_SECRET], ...zone } as ZoneInput,
+    ],
   });
   const destination = logs
     ? new Writable({
