@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { DestinationStream } from 'pino';
@@ -107,8 +108,9 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
 
   /**
    * Every request passes here first. Only origin-form targets are served (RFC 9112 §3.2.1): an
-   * absolute-form target (`GET http://evil/x`, which Node hands over as req.url) or a `//host` path is
-   * refused before anything else, and so is a Host that is not one plain `host[:port]`.
+   * absolute-form target (`GET http://evil/x`, which Node hands over as req.url), a `//host` path or a
+   * fragment (never part of a request target) is refused before anything else, and so is a Host that
+   * is not one plain `host[:port]`.
    */
   const frontDoor = (req: Request, res: Response, next: NextFunction): void => {
     const started = performance.now();
@@ -117,7 +119,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     if (closing) res.setHeader('connection', 'close');
     rt.cors.apply(req, res);
     const target = req.url;
-    if (target.charCodeAt(0) !== 0x2f || target.charCodeAt(1) === 0x2f) {
+    if (target.charCodeAt(0) !== 0x2f || target.charCodeAt(1) === 0x2f || target.includes('#')) {
       sendText(res, 400, 'request target');
       logDenial(rt, id, '-', 400, 'target', 'not an origin-form target', target);
       return;
@@ -184,6 +186,12 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     // A viewer that stops reading keeps an origin connection paused; the idle timeout ends that. It
     // exceeds the origin's own allowances so that a held LL-HLS reload is not cut.
     server.timeout = Math.max(config.timeouts.headersMs, config.timeouts.bodyMs) + 10_000;
+    // CONNECT would make this a tunnel: refused like any other method outside GET, HEAD, OPTIONS.
+    server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+      socket.end(
+        'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, OPTIONS\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+      );
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
