@@ -1,0 +1,95 @@
+import type { QueryGrant, TokenGrant } from '../types.js';
+import { applyGrant } from '../uri.js';
+
+/**
+ * Shortcuts for the URIs that make up almost all of a long playlist: relative paths such as
+ * `segment-42.ts` or `v1/seg:01.ts?x=1`. WHATWG URL resolves a base and a reference in one call about
+ * five times slower than it parses one absolute URL (Node 20), and a 10,000-segment playlist pays that
+ * per line. Both shortcuts give exactly what `resolveUri` and `applyGrant` give; the HLS tests check
+ * that on arbitrary strings.
+ */
+
+/** The reference is not a plain relative path: resolve it the general way. */
+export const NOT_PLAIN = 0;
+/** A plain relative path with a `?` or `#` in it. */
+export const PLAIN_WITH_QUERY = 1;
+/** A plain relative path with neither `?` nor `#`. */
+export const PLAIN_PATH = 2;
+
+/**
+ * Classifies a (trimmed) reference. Plain means: printable ASCII without space, `{` or `}`; no leading
+ * `/`, `\`, `?` or `#` (RFC 3986 §4.2 relative-path reference); no `:` before the first `/`, `?` or `#`
+ * (it would be a scheme). For such a reference, WHATWG URL parsing of `directory + reference` is the
+ * same as resolving the reference against the base: the only differences between the two lie in the
+ * leading character and in the stripping of surrounding controls and spaces, which are all excluded.
+ */
+export function classifyReference(reference: string): number {
+  const length = reference.length;
+  if (length === 0) return NOT_PLAIN;
+  const first = reference.charCodeAt(0);
+  if (first === 0x2f || first === 0x5c || first === 0x3f || first === 0x23) return NOT_PLAIN;
+  let inFirstSegment = true;
+  let shape = PLAIN_PATH;
+  for (let i = 0; i < length; i += 1) {
+    const code = reference.charCodeAt(i);
+    if (code <= 0x20 || code >= 0x7f || code === 0x7b || code === 0x7d) return NOT_PLAIN;
+    if (code === 0x3f || code === 0x23) {
+      shape = PLAIN_WITH_QUERY;
+      inFirstSegment = false;
+    } else if (code === 0x2f || code === 0x5c) {
+      inFirstSegment = false;
+    } else if (code === 0x3a && inFirstSegment) {
+      return NOT_PLAIN;
+    }
+  }
+  return shape;
+}
+
+/**
+ * `scheme://authority/dir/` of an http(s) base (query, fragment and last path segment cut), or
+ * `undefined` for other bases.
+ */
+export function baseDirectory(base: URL): string | undefined {
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') return undefined;
+  const href = base.href;
+  const query = href.indexOf('?');
+  const hash = href.indexOf('#');
+  const cut = query === -1 ? hash : hash === -1 ? query : Math.min(query, hash);
+  const noQuery = cut === -1 ? href : href.slice(0, cut);
+  return noQuery.slice(0, noQuery.lastIndexOf('/') + 1);
+}
+
+/** The grant's parameters flattened, so that a later grant is compared by value. */
+function flatten(params: QueryGrant['params']): string[] {
+  const flat: string[] = [];
+  for (const [name, value] of params) flat.push(name, value);
+  return flat;
+}
+
+function sameParams(flat: readonly string[], params: QueryGrant['params']): boolean {
+  if (flat.length !== params.length * 2) return false;
+  for (let i = 0; i < params.length; i += 1) {
+    const pair = params[i]!;
+    if (flat[2 * i] !== pair[0] || flat[2 * i + 1] !== pair[1]) return false;
+  }
+  return true;
+}
+
+/**
+ * `applyGrant` for one playlist, remembering the suffix of the last query grant: for a plain path with
+ * no query and no fragment, `applyGrant(path, grant)` is `path` followed by `applyGrant('', grant)`.
+ */
+export function createGrantApplier(): (raw: string, shape: number, grant: TokenGrant) => string {
+  let lastParams: readonly string[] | undefined;
+  let lastSuffix = '';
+  return (raw, shape, grant) => {
+    if (shape !== PLAIN_PATH || grant.kind !== 'query' || grant.rebaseTo !== undefined) {
+      return applyGrant(raw, grant);
+    }
+    if (lastParams === undefined || !sameParams(lastParams, grant.params)) {
+      lastSuffix = applyGrant('', grant);
+      lastParams = flatten(grant.params);
+    }
+    return raw + lastSuffix;
+  };
+}
