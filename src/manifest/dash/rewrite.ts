@@ -1,0 +1,586 @@
+import type { RewriteOptions, RewriteResult, SkippedUri, TokenGrant, UriTarget } from '../types.js';
+import { applyGrant, resolveUri, type Resolution } from '../uri.js';
+import { parseSel, PATCH_OPERATIONS } from './patch.js';
+import { DASH_URI_SITES, LEVELS, XLINK_NS, type DashUriSite } from './sites.js';
+import {
+  escapeTemplateText,
+  hasIdentifier,
+  substituteRepresentation,
+  withoutFormatTags,
+} from './template.js';
+import {
+  attributeValue,
+  decodePieces,
+  escapeAttribute,
+  escapeCdata,
+  escapeText,
+  scanXml,
+  type ContentPiece,
+  type DecodedValue,
+  type XmlElement,
+} from './xml.js';
+
+/**
+ * ISO/IEC 23009-1 Annex I: instead of a token in every segment URL, one `UrlQueryInfo` per AdaptationSet
+ * tells the player to append `params` to each segment request. `params` are name/value pairs already
+ * percent-encoded as they must appear in the query.
+ */
+export interface UrlParamOption {
+  readonly params: ReadonlyArray<readonly [name: string, value: string]>;
+}
+
+export type DashRewriteOptions = RewriteOptions & { readonly urlParam?: UrlParamOption };
+
+type Base =
+  { readonly ok: true; readonly url: URL } | { readonly ok: false; readonly reason: SkippedUri['reason'] };
+
+interface Occurrence {
+  readonly row: DashUriSite;
+  /** The element whose attribute or content holds the URI (for a patch text operation: the operation). */
+  readonly element: XmlElement;
+  readonly pieces: readonly ContentPiece[];
+  /** Set for an attribute value. */
+  readonly quote?: '"' | "'";
+  readonly base: Base;
+  /** The Representation a template applies to when exactly one does (see `representationsInScope`). */
+  readonly representation?: XmlElement;
+}
+
+interface Edit {
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+}
+
+const MPD_PATCH_NS = 'urn:mpeg:dash:schema:mpd-patch:2020';
+const URLPARAM_SCHEME = 'urn:mpeg:dash:urlparam:2014';
+const URLPARAM_NS = 'urn:mpeg:dash:schema:urlparam:2014';
+const SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
+// XML 1.0 §2.3 S: what surrounds an anyURI value in element content and is not part of it.
+const XML_WS = new Set([' ', '\t', '\n', '\r']);
+// RepresentationBaseType (DASH-MPD.xsd): the children that precede SupplementalProperty in an
+// AdaptationSet, in schema order. A new SupplementalProperty goes after the last of these.
+const BEFORE_SUPPLEMENTAL = new Set([
+  'FramePacking',
+  'AudioChannelConfiguration',
+  'ContentProtection',
+  'OutputProtection',
+  'EssentialProperty',
+  'SupplementalProperty',
+]);
+
+const ROWS_BY_ELEMENT = new Map<string, DashUriSite[]>();
+for (const row of DASH_URI_SITES) {
+  const list = ROWS_BY_ELEMENT.get(row.element) ?? [];
+  list.push(row);
+  ROWS_BY_ELEMENT.set(row.element, list);
+}
+const BASE_URL_ROWS = new Map<string, DashUriSite>(
+  DASH_URI_SITES.filter((r) => r.level !== undefined).map((r) => [r.level!, r]),
+);
+
+function malformed(text: string, reason: string): RewriteResult {
+  return { text, rewritten: 0, skipped: [], malformed: reason };
+}
+
+function lookupNamespace(text: string, element: XmlElement | undefined, prefix: string): string | undefined {
+  const name = prefix === '' ? 'xmlns' : `xmlns:${prefix}`;
+  for (let e = element; e; e = e.parent) {
+    if (e.attrs.some((a) => a.name === name)) return attributeValue(text, e, name);
+  }
+  return undefined;
+}
+
+function trimRange(value: string): { start: number; end: number } {
+  let start = 0;
+  let end = value.length;
+  while (start < end && XML_WS.has(value[start]!)) start += 1;
+  while (end > start && XML_WS.has(value[end - 1]!)) end -= 1;
+  return { start, end };
+}
+
+function elementText(text: string, element: XmlElement): string | undefined {
+  if (element.children.length > 0) return undefined;
+  const decoded = decodePieces(text, element.content, false);
+  return decoded.undecodable ? undefined : decoded.value;
+}
+
+function resolveAgainst(raw: string, base: Base, fallback: URL): Resolution {
+  if (base.ok) return resolveUri(raw, base.url);
+  // A reference with its own scheme does not depend on a base that failed to resolve.
+  return SCHEME.test(raw.trim()) ? resolveUri(raw, fallback) : base;
+}
+
+/** Pre-order walk without recursion: manifests from the network may nest arbitrarily deep. */
+function walk(root: XmlElement, visit: (element: XmlElement) => void): void {
+  const stack: XmlElement[] = [root];
+  while (stack.length > 0) {
+    const element = stack.pop()!;
+    visit(element);
+    for (let i = element.children.length - 1; i >= 0; i -= 1) stack.push(element.children[i]!);
+  }
+}
+
+/**
+ * The Representations a SegmentTemplate attribute applies to: those below its level that do not
+ * override the attribute with a SegmentTemplate of their own (or of an AdaptationSet in between).
+ */
+function representationsInScope(template: XmlElement, attribute: string): XmlElement[] {
+  const level = template.parent;
+  if (!level) return [];
+  if (level.local === 'Representation') return [level];
+  const overrides = (e: XmlElement): boolean =>
+    e !== level &&
+    e.children.some((c) => c.local === 'SegmentTemplate' && c.attrs.some((a) => a.name === attribute));
+  const found: XmlElement[] = [];
+  const stack: XmlElement[] = [level];
+  while (stack.length > 0) {
+    const e = stack.pop()!;
+    if (overrides(e)) continue;
+    if (e.local === 'Representation') {
+      found.push(e);
+      continue;
+    }
+    if (e === level || e.local === 'AdaptationSet') stack.push(...e.children);
+  }
+  return found;
+}
+
+function spliceEdit(
+  decoded: DecodedValue,
+  pieces: readonly ContentPiece[],
+  coreStart: number,
+  coreEnd: number,
+  replacement: string,
+  quote: '"' | "'" | undefined,
+): Edit | undefined {
+  const old = decoded.value.slice(coreStart, coreEnd);
+  if (old === replacement) return undefined;
+  const max = Math.min(old.length, replacement.length);
+  let p = 0;
+  while (p < max && old[p] === replacement[p]) p += 1;
+  let s = 0;
+  while (s < max - p && old[old.length - 1 - s] === replacement[replacement.length - 1 - s]) s += 1;
+  // Never cut between the halves of a surrogate pair: both halves map to one raw span.
+  if (p > 0 && /[\uD800-\uDBFF]/.test(old[p - 1]!)) p -= 1;
+  if (s > 0 && /[\uDC00-\uDFFF]/.test(old[old.length - s]!)) s -= 1;
+  const a = coreStart + p;
+  const b = coreEnd - s;
+  const inserted = replacement.slice(p, replacement.length - s);
+  let rawStart: number;
+  let rawEnd: number;
+  let pieceIndex: number;
+  if (a < b) {
+    rawStart = decoded.rawStart[a]!;
+    rawEnd = decoded.rawEnd[b - 1]!;
+    pieceIndex = decoded.piece[a]!;
+    // The change would swallow a comment or CDATA delimiter lying inside the URI.
+    if (decoded.piece[b - 1] !== pieceIndex) return undefined;
+  } else if (a > 0) {
+    rawStart = rawEnd = decoded.rawEnd[a - 1]!;
+    pieceIndex = decoded.piece[a - 1]!;
+  } else {
+    rawStart = rawEnd = decoded.rawStart[0]!;
+    pieceIndex = decoded.piece[0]!;
+  }
+  const piece = pieces[pieceIndex]!;
+  const escaped =
+    piece.kind === 'cdata'
+      ? escapeCdata(inserted)
+      : quote !== undefined
+        ? escapeAttribute(inserted, quote)
+        : escapeText(inserted);
+  return { start: rawStart, end: rawEnd, text: escaped };
+}
+
+class DashRewriter {
+  private readonly bases = new Map<XmlElement, Base>();
+  private readonly occurrences: Occurrence[] = [];
+  private documentBase: Base;
+
+  constructor(
+    private readonly text: string,
+    private readonly root: XmlElement,
+    private readonly patch: boolean,
+    private readonly options: DashRewriteOptions,
+  ) {
+    this.documentBase = { ok: true, url: options.manifestUrl };
+  }
+
+  run(): RewriteResult {
+    if (!this.patch) {
+      // shaka and dash.js make the first Location the base of every relative URL in the MPD.
+      const location = this.root.children.find((c) => c.local === 'Location');
+      const value = location ? elementText(this.text, location) : undefined;
+      if (value !== undefined && value.trim() !== '') {
+        const resolved = resolveUri(value, this.options.manifestUrl);
+        if (resolved.ok) this.documentBase = resolved;
+      }
+    }
+    walk(this.root, (e) => this.computeBase(e));
+    walk(this.root, (e) => this.collect(e));
+
+    const skipped: SkippedUri[] = [];
+    const granted: Array<{ occurrence: Occurrence; grant: TokenGrant; decoded: DecodedValue; core: Core }> =
+      [];
+    // Occurrences that name a resource (not a directory BaseURL or an empty BaseURL), and whether the
+    // tokenizer granted them.
+    const named = new Map<Occurrence, boolean>();
+    for (const occurrence of this.occurrences) {
+      const outcome = this.target(occurrence);
+      if (outcome === undefined) continue;
+      if ('reason' in outcome) {
+        named.set(occurrence, false);
+        skipped.push(outcome);
+        continue;
+      }
+      const grant = this.options.tokenize(outcome.target);
+      named.set(occurrence, grant !== undefined);
+      if (grant === undefined) {
+        skipped.push({ site: occurrence.row.site, uri: outcome.core.text, reason: 'declined' });
+        continue;
+      }
+      granted.push({ occurrence, grant, decoded: outcome.decoded, core: outcome.core });
+    }
+
+    const edits: Edit[] = [];
+    let rewritten = 0;
+    const covered = this.options.urlParam ? this.urlParamInsertions(named, edits) : new Set<Occurrence>();
+    rewritten += edits.length;
+    for (const { occurrence, grant, decoded, core } of granted) {
+      if (covered.has(occurrence)) continue;
+      const escape = occurrence.row.template ? escapeTemplateText : (s: string): string => s;
+      const replacement = applyGrant(core.text, grant, { amp: '&', escape });
+      const edit = spliceEdit(
+        decoded,
+        occurrence.pieces,
+        core.start,
+        core.end,
+        replacement,
+        occurrence.quote,
+      );
+      if (edit === undefined && replacement !== core.text) {
+        skipped.push({ site: occurrence.row.site, uri: core.text, reason: 'unparseable' });
+        continue;
+      }
+      if (edit) edits.push(edit);
+      rewritten += 1;
+    }
+    return { text: applyEdits(this.text, edits), rewritten, skipped };
+  }
+
+  private computeBase(element: XmlElement): void {
+    const parentBase = element.parent ? this.bases.get(element.parent)! : this.documentBase;
+    const first = element.children.find((c) => c.local === 'BaseURL');
+    if (!first) {
+      this.bases.set(element, parentBase);
+      return;
+    }
+    // Several BaseURLs at one level are alternatives (serviceLocation, DVB priority, content steering);
+    // children are resolved against the first, as a player does before any failover.
+    const value = elementText(this.text, first);
+    if (value === undefined) {
+      this.bases.set(element, { ok: false, reason: 'unparseable' });
+      return;
+    }
+    if (value.trim() === '') {
+      this.bases.set(element, parentBase);
+      return;
+    }
+    const resolved = resolveAgainst(value, parentBase, this.options.manifestUrl);
+    this.bases.set(element, resolved.ok ? { ok: true, url: resolved.url } : resolved);
+  }
+
+  private baseFor(row: DashUriSite, element: XmlElement): Base {
+    switch (row.resolution) {
+      case 'manifest':
+        return { ok: true, url: this.options.manifestUrl };
+      case 'document':
+        return this.documentBase;
+      case 'parent-base': {
+        const level = element.parent;
+        return level?.parent ? this.bases.get(level.parent)! : this.documentBase;
+      }
+      case 'level-base':
+        return this.bases.get(element)!;
+    }
+  }
+
+  private isPatchOperation(element: XmlElement | undefined): boolean {
+    return (
+      this.patch &&
+      element !== undefined &&
+      element.parent === this.root &&
+      PATCH_OPERATIONS.has(element.local)
+    );
+  }
+
+  private add(
+    row: DashUriSite,
+    element: XmlElement,
+    pieces: readonly ContentPiece[],
+    quote?: '"' | "'",
+  ): void {
+    let representation: XmlElement | undefined;
+    let base = this.baseFor(row, element);
+    if (row.element === 'SegmentTemplate' && typeof row.value === 'object') {
+      const scope = representationsInScope(element, row.value.attribute);
+      if (scope.length === 1) {
+        representation = scope[0]!;
+        base = this.bases.get(representation)!;
+      }
+    }
+    this.occurrences.push({
+      row,
+      element,
+      pieces,
+      base,
+      ...(quote === undefined ? {} : { quote }),
+      ...(representation === undefined ? {} : { representation }),
+    });
+  }
+
+  private collect(element: XmlElement): void {
+    const local = element.local;
+    const parent = element.parent;
+
+    if (local === 'BaseURL' && parent) {
+      const level = LEVELS.has(parent.local) ? parent.local : this.patchLevel(parent);
+      const row = level === undefined ? undefined : BASE_URL_ROWS.get(level);
+      if (row && element.children.length === 0) this.add(row, element, element.content);
+    } else if ((local === 'Location' || local === 'PatchLocation') && parent) {
+      const atTop = parent === this.root ? !this.patch : this.isPatchOperation(parent);
+      if (atTop && element.children.length === 0) {
+        this.add(ROWS_BY_ELEMENT.get(local)![0]!, element, element.content);
+      }
+    } else if (this.isPatchOperation(element)) {
+      this.collectOperationText(element);
+    }
+
+    for (const row of ROWS_BY_ELEMENT.get(local) ?? []) {
+      if (typeof row.value !== 'object') continue;
+      const attribute = row.value.attribute;
+      const attr = element.attrs.find((a) => a.name === attribute);
+      if (attr)
+        this.add(row, element, [{ kind: 'text', start: attr.valueStart, end: attr.valueEnd }], attr.quote);
+    }
+
+    for (const attr of element.attrs) {
+      const colon = attr.name.indexOf(':');
+      if (colon === -1 || attr.name.slice(colon + 1) !== 'href') continue;
+      const prefix = attr.name.slice(0, colon);
+      const ns = lookupNamespace(this.text, element, prefix);
+      if (ns === XLINK_NS || (ns === undefined && prefix === 'xlink')) {
+        this.add(
+          ROWS_BY_ELEMENT.get('*')![0]!,
+          element,
+          [{ kind: 'text', start: attr.valueStart, end: attr.valueEnd }],
+          attr.quote,
+        );
+      }
+    }
+  }
+
+  /** The level a BaseURL directly inside a patch operation belongs to, from the operation's `sel`. */
+  private patchLevel(operation: XmlElement): string | undefined {
+    if (!this.isPatchOperation(operation)) return undefined;
+    const sel = attributeValue(this.text, operation, 'sel');
+    const path = sel === undefined ? undefined : parseSel(sel);
+    if (!path || path.tail !== undefined) return undefined;
+    const steps = [...path.elements];
+    // RFC 5261 §4.3: `pos` before/after adds a sibling of the selected element, not a child.
+    const pos = attributeValue(this.text, operation, 'pos');
+    if (operation.local === 'add' && (pos === 'before' || pos === 'after')) steps.pop();
+    if (operation.local === 'replace' || steps[steps.length - 1] === 'BaseURL') steps.pop();
+    const level = steps[steps.length - 1];
+    return level !== undefined && LEVELS.has(level) ? level : undefined;
+  }
+
+  /** RFC 5261 operations whose text content is an attribute value or an element's text. */
+  private collectOperationText(operation: XmlElement): void {
+    if (operation.children.length > 0) return;
+    const sel = attributeValue(this.text, operation, 'sel');
+    const path = sel === undefined ? undefined : parseSel(sel);
+    if (!path) return;
+    let elementName: string | undefined;
+    let attribute: string | undefined;
+    if (operation.local === 'replace' && typeof path.tail === 'object') {
+      elementName = path.elements[path.elements.length - 1];
+      attribute = path.tail.attribute;
+    } else if (operation.local === 'add' && path.tail === undefined) {
+      const type = attributeValue(this.text, operation, 'type');
+      if (type?.startsWith('@')) {
+        elementName = path.elements[path.elements.length - 1];
+        attribute = type.slice(1);
+      }
+    } else if (operation.local === 'replace' && path.tail === 'text') {
+      elementName = path.elements[path.elements.length - 1];
+    }
+    if (elementName === undefined) return;
+    let row: DashUriSite | undefined;
+    if (attribute !== undefined) {
+      row = (ROWS_BY_ELEMENT.get(elementName) ?? []).find(
+        (r) => typeof r.value === 'object' && r.value.attribute === attribute,
+      );
+    } else if (elementName === 'BaseURL') {
+      const level = path.elements[path.elements.length - 2];
+      row = level === undefined ? undefined : BASE_URL_ROWS.get(level);
+    } else if (elementName === 'Location' || elementName === 'PatchLocation') {
+      row = ROWS_BY_ELEMENT.get(elementName)![0];
+    }
+    if (!row) return;
+    // The operation stands in for the element: resolve as if the value sat at the document level.
+    this.occurrences.push({
+      row,
+      element: operation,
+      pieces: operation.content,
+      base: row.resolution === 'manifest' ? { ok: true, url: this.options.manifestUrl } : this.documentBase,
+    });
+  }
+
+  private target(
+    occurrence: Occurrence,
+  ): { target: UriTarget; decoded: DecodedValue; core: Core } | SkippedUri | undefined {
+    const { row } = occurrence;
+    const decoded = decodePieces(this.text, occurrence.pieces, occurrence.quote !== undefined);
+    const range = trimRange(decoded.value);
+    const core: Core = {
+      start: range.start,
+      end: range.end,
+      text: decoded.value.slice(range.start, range.end),
+    };
+    if (decoded.undecodable) return { site: row.site, uri: core.text, reason: 'unparseable' };
+    // An empty BaseURL only repeats its parent; it names nothing of its own.
+    if (core.text === '')
+      return row.element === 'BaseURL' ? undefined : { site: row.site, uri: '', reason: 'unparseable' };
+
+    let reference = core.text;
+    const representation = occurrence.representation;
+    if (representation) {
+      const id = attributeValue(this.text, representation, 'id');
+      const bandwidthText = attributeValue(this.text, representation, 'bandwidth');
+      const bandwidth =
+        bandwidthText !== undefined && /^\d+$/.test(bandwidthText) ? Number(bandwidthText) : undefined;
+      reference = substituteRepresentation(reference, {
+        ...(id === undefined ? {} : { id }),
+        ...(bandwidth === undefined ? {} : { bandwidth }),
+      });
+    }
+    if (row.template) reference = withoutFormatTags(reference);
+    const resolved = resolveAgainst(reference, occurrence.base, this.options.manifestUrl);
+    if (!resolved.ok) return { site: row.site, uri: core.text, reason: resolved.reason };
+    // A directory is never requested itself; players drop its query when resolving children (RFC 3986
+    // §5.2.2), so a token on it would be useless.
+    if (row.element === 'BaseURL' && resolved.url.pathname.endsWith('/')) return undefined;
+    return {
+      target: {
+        site: row.site,
+        resource: row.resource,
+        url: resolved.url,
+        // After a single Representation's identifiers are filled in, `$RepresentationID$/init.mp4` names
+        // one file; `$Number$`, `$Time$` and `$SubNumber$` always name many.
+        wildcard: row.template && hasIdentifier(reference),
+      },
+      decoded,
+      core,
+    };
+  }
+
+  /**
+   * Annex I mode: inserts one UrlQueryInfo into each AdaptationSet whose every segment site was granted
+   * (a declined site means a foreign host or an out-of-scope path: the player would send the query
+   * there too). Returns the segment sites that no longer need a token of their own.
+   */
+  private urlParamInsertions(named: ReadonlyMap<Occurrence, boolean>, edits: Edit[]): Set<Occurrence> {
+    const users = new Map<Occurrence, XmlElement[]>();
+    const sitesOf = new Map<XmlElement, Occurrence[]>();
+    for (const occurrence of named.keys()) {
+      if (!occurrence.row.segment) continue;
+      const list = this.adaptationSetsUsing(occurrence.element);
+      users.set(occurrence, list);
+      for (const adaptationSet of list) {
+        const sites = sitesOf.get(adaptationSet) ?? [];
+        sites.push(occurrence);
+        sitesOf.set(adaptationSet, sites);
+      }
+    }
+    const inserted = new Set<XmlElement>();
+    for (const [adaptationSet, sites] of sitesOf) {
+      if (adaptationSet.selfClosing || adaptationSet.attrs.some((a) => /(^|:)href$/.test(a.name))) continue;
+      if (!sites.every((s) => named.get(s) === true)) continue;
+      edits.push(this.urlQueryInfoEdit(adaptationSet));
+      inserted.add(adaptationSet);
+    }
+    const covered = new Set<Occurrence>();
+    for (const [occurrence, list] of users) {
+      if (list.length > 0 && list.every((a) => inserted.has(a))) covered.add(occurrence);
+    }
+    return covered;
+  }
+
+  private adaptationSetsUsing(element: XmlElement): XmlElement[] {
+    let level: XmlElement | undefined = element.local === 'BaseURL' ? element.parent : element;
+    for (let e = level; e; e = e.parent) if (e.local === 'AdaptationSet') return [e];
+    while (level && !LEVELS.has(level.local) && !this.isPatchOperation(level)) level = level.parent;
+    if (!level) return [];
+    const found: XmlElement[] = [];
+    walk(level, (e) => {
+      if (e.local === 'AdaptationSet') found.push(e);
+    });
+    return found;
+  }
+
+  private urlQueryInfoEdit(adaptationSet: XmlElement): Edit {
+    const children = adaptationSet.children;
+    let anchor = adaptationSet.startTagEnd;
+    for (const child of children) if (BEFORE_SUPPLEMENTAL.has(child.local)) anchor = child.end;
+    const first = children[0];
+    const lead = first ? this.text.slice(adaptationSet.startTagEnd, first.start) : '';
+    const indent = /^[ \t]*\r?\n[ \t]*$/.test(lead) ? lead : '';
+    const p = adaptationSet.prefix === '' ? '' : `${adaptationSet.prefix}:`;
+    const query = this.options.urlParam!.params.map(([name, value]) => `${name}=${value}`).join('&');
+    const element =
+      `<${p}SupplementalProperty schemeIdUri="${URLPARAM_SCHEME}" xmlns:up="${URLPARAM_NS}">` +
+      `<up:UrlQueryInfo queryTemplate="$querypart$" queryString="${escapeAttribute(query, '"')}"/>` +
+      `</${p}SupplementalProperty>`;
+    return { start: anchor, end: anchor, text: indent + element };
+  }
+}
+
+interface Core {
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+}
+
+function applyEdits(text: string, edits: Edit[]): string {
+  if (edits.length === 0) return text;
+  edits.sort((x, y) => x.start - y.start || x.end - y.end);
+  let out = '';
+  let at = 0;
+  for (const edit of edits) {
+    out += text.slice(at, edit.start) + edit.text;
+    at = edit.end;
+  }
+  return out + text.slice(at);
+}
+
+/**
+ * Rewrites an MPD (or an MPD Patch) so that every URI a player will request carries a token, changing
+ * nothing but those URIs (SPEC §4).
+ */
+export function rewriteDash(text: string, options: DashRewriteOptions): RewriteResult {
+  const scanned = scanXml(text);
+  if (!scanned.ok) return malformed(text, `not well-formed XML: ${scanned.reason}`);
+  const root = scanned.root;
+  let patch = false;
+  if (root.local === 'Patch') {
+    if (lookupNamespace(text, root, root.prefix) !== MPD_PATCH_NS) {
+      return malformed(text, 'root element <Patch> is not in the MPD Patch namespace');
+    }
+    patch = true;
+  } else if (root.local !== 'MPD') {
+    return malformed(text, `root element is <${root.name}>, not <MPD>`);
+  }
+  return new DashRewriter(text, root, patch, options).run();
+}

@@ -1,0 +1,359 @@
+/**
+ * A small XML scanner for rewriting MPDs in place. It records where every element, attribute value and
+ * text run sits in the original string, so that edits can be spliced into the original bytes instead of
+ * reprinting a DOM (which would lose comments, quotes, attribute order and line endings).
+ *
+ * It follows XML 1.0 structure strictly (balanced tags, one root, nothing but misc after the root) and
+ * is lenient where real MPD generators are sloppy but players' parsers cope: a bare `&` that starts no
+ * reference is taken literally, and `<` inside an attribute value is allowed.
+ */
+
+export interface XmlAttr {
+  /** Qualified name as written, e.g. `media`, `xlink:href`. */
+  readonly name: string;
+  /** Offsets of the raw value between the quotes. */
+  readonly valueStart: number;
+  readonly valueEnd: number;
+  readonly quote: '"' | "'";
+}
+
+/** A run of character data directly inside an element: plain text or the inside of a CDATA section. */
+export interface ContentPiece {
+  readonly kind: 'text' | 'cdata';
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface XmlElement {
+  readonly name: string;
+  readonly prefix: string;
+  readonly local: string;
+  /** Offset of `<`. */
+  readonly start: number;
+  /** Offset just after the start tag's `>`. */
+  startTagEnd: number;
+  selfClosing: boolean;
+  readonly attrs: XmlAttr[];
+  readonly children: XmlElement[];
+  readonly parent: XmlElement | undefined;
+  readonly content: ContentPiece[];
+  /** Offset of the end tag's `<` (equals `startTagEnd` for a self-closing element). */
+  endTagStart: number;
+  /** Offset just after the element (after the end tag's `>`). */
+  end: number;
+}
+
+export type ScanResult =
+  { readonly ok: true; readonly root: XmlElement } | { readonly ok: false; readonly reason: string };
+
+const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+// Characters that end a name: whitespace and XML markup delimiters.
+const NAME_END = /[\s/>=<"'!?]/;
+
+function isWs(code: number): boolean {
+  return WS.has(code);
+}
+
+function readName(text: string, from: number): number {
+  let i = from;
+  while (i < text.length && !NAME_END.test(text[i]!)) i += 1;
+  return i;
+}
+
+function splitName(name: string): { prefix: string; local: string } {
+  const colon = name.indexOf(':');
+  return colon === -1
+    ? { prefix: '', local: name }
+    : { prefix: name.slice(0, colon), local: name.slice(colon + 1) };
+}
+
+/** XML 1.0 §2.8 doctypedecl, skipped whole: quoted strings and an internal subset may hold `>`. */
+function skipDoctype(text: string, from: number): number {
+  let i = from;
+  let bracket = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === '"' || c === "'") {
+      const close = text.indexOf(c, i + 1);
+      if (close === -1) return -1;
+      i = close + 1;
+      continue;
+    }
+    if (c === '[') bracket += 1;
+    else if (c === ']') bracket -= 1;
+    else if (c === '>' && bracket <= 0) return i + 1;
+    i += 1;
+  }
+  return -1;
+}
+
+/** Scans a whole document into an element tree with offsets, or says why it cannot. */
+export function scanXml(text: string): ScanResult {
+  const n = text.length;
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  const stack: XmlElement[] = [];
+  let root: XmlElement | undefined;
+
+  const fail = (reason: string, at: number): ScanResult => ({
+    ok: false,
+    reason: `${reason} at offset ${at}`,
+  });
+
+  while (i < n) {
+    const lt = text.indexOf('<', i);
+    const textEnd = lt === -1 ? n : lt;
+    if (textEnd > i) {
+      const top = stack[stack.length - 1];
+      if (top) top.content.push({ kind: 'text', start: i, end: textEnd });
+      else {
+        for (let k = i; k < textEnd; k += 1) {
+          if (!isWs(text.charCodeAt(k))) return fail('text outside the root element', k);
+        }
+      }
+    }
+    if (lt === -1) break;
+
+    if (text.startsWith('<!--', lt)) {
+      const close = text.indexOf('-->', lt + 4);
+      if (close === -1) return fail('unterminated comment', lt);
+      i = close + 3;
+      continue;
+    }
+    if (text.startsWith('<![CDATA[', lt)) {
+      const top = stack[stack.length - 1];
+      if (!top) return fail('CDATA outside the root element', lt);
+      const close = text.indexOf(']]>', lt + 9);
+      if (close === -1) return fail('unterminated CDATA section', lt);
+      top.content.push({ kind: 'cdata', start: lt + 9, end: close });
+      i = close + 3;
+      continue;
+    }
+    if (text.startsWith('<!DOCTYPE', lt)) {
+      if (root || stack.length > 0) return fail('DOCTYPE after the root element started', lt);
+      const after = skipDoctype(text, lt + 9);
+      if (after === -1) return fail('unterminated DOCTYPE', lt);
+      i = after;
+      continue;
+    }
+    if (text.startsWith('<?', lt)) {
+      const close = text.indexOf('?>', lt + 2);
+      if (close === -1) return fail('unterminated processing instruction', lt);
+      i = close + 2;
+      continue;
+    }
+    if (text.startsWith('</', lt)) {
+      const nameEnd = readName(text, lt + 2);
+      const name = text.slice(lt + 2, nameEnd);
+      let k = nameEnd;
+      while (k < n && isWs(text.charCodeAt(k))) k += 1;
+      if (text[k] !== '>') return fail('malformed end tag', lt);
+      const top = stack.pop();
+      if (!top || top.name !== name) return fail(`end tag </${name}> does not match`, lt);
+      top.endTagStart = lt;
+      top.end = k + 1;
+      i = k + 1;
+      continue;
+    }
+
+    // Start tag.
+    if (root && stack.length === 0) return fail('second root element', lt);
+    const nameEnd = readName(text, lt + 1);
+    if (nameEnd === lt + 1) return fail('malformed tag', lt);
+    const name = text.slice(lt + 1, nameEnd);
+    const parent = stack[stack.length - 1];
+    const { prefix, local } = splitName(name);
+    const element: XmlElement = {
+      name,
+      prefix,
+      local,
+      start: lt,
+      startTagEnd: -1,
+      selfClosing: false,
+      attrs: [],
+      children: [],
+      parent,
+      content: [],
+      endTagStart: -1,
+      end: -1,
+    };
+    let k = nameEnd;
+    const seen = new Set<string>();
+    for (;;) {
+      while (k < n && isWs(text.charCodeAt(k))) k += 1;
+      if (k >= n) return fail('unterminated start tag', lt);
+      const c = text[k];
+      if (c === '>') {
+        k += 1;
+        break;
+      }
+      if (c === '/') {
+        if (text[k + 1] !== '>') return fail('malformed empty-element tag', lt);
+        element.selfClosing = true;
+        k += 2;
+        break;
+      }
+      const attrEnd = readName(text, k);
+      if (attrEnd === k) return fail('malformed attribute', k);
+      const attrName = text.slice(k, attrEnd);
+      k = attrEnd;
+      while (k < n && isWs(text.charCodeAt(k))) k += 1;
+      if (text[k] !== '=') return fail(`attribute ${attrName} has no value`, k);
+      k += 1;
+      while (k < n && isWs(text.charCodeAt(k))) k += 1;
+      const quote = text[k];
+      if (quote !== '"' && quote !== "'") return fail(`attribute ${attrName} is not quoted`, k);
+      const close = text.indexOf(quote, k + 1);
+      if (close === -1) return fail(`unterminated value of attribute ${attrName}`, k);
+      // XML 1.0 §3.1 (Unique Att Spec): a parser must refuse the document; which value a lenient player
+      // would take is unknowable.
+      if (seen.has(attrName)) return fail(`duplicate attribute ${attrName}`, k);
+      seen.add(attrName);
+      element.attrs.push({ name: attrName, valueStart: k + 1, valueEnd: close, quote });
+      k = close + 1;
+    }
+    element.startTagEnd = k;
+    if (parent) parent.children.push(element);
+    else root = element;
+    if (element.selfClosing) {
+      element.endTagStart = k;
+      element.end = k;
+    } else {
+      stack.push(element);
+    }
+    i = k;
+  }
+
+  if (stack.length > 0) return fail(`element <${stack[stack.length - 1]!.name}> is not closed`, n);
+  if (!root) return { ok: false, reason: 'no root element' };
+  return { ok: true, root };
+}
+
+/**
+ * A decoded value with, for each UTF-16 unit, the raw span it came from and the piece it sits in, so a
+ * change to the decoded value can be mapped back onto the original bytes.
+ */
+export interface DecodedValue {
+  readonly value: string;
+  readonly rawStart: readonly number[];
+  readonly rawEnd: readonly number[];
+  readonly piece: readonly number[];
+  /** Set when a reference could not be decoded (an entity declared in a DTD, an invalid code point). */
+  readonly undecodable: boolean;
+}
+
+const NAMED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const REFERENCE = /^&(?:#(\d{1,8})|#x([0-9A-Fa-f]{1,7})|([A-Za-z_][\w.-]*));/;
+
+function validCodePoint(cp: number): boolean {
+  // XML 1.0 §2.2 Char.
+  return (
+    cp === 0x9 ||
+    cp === 0xa ||
+    cp === 0xd ||
+    (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) ||
+    (cp >= 0x10000 && cp <= 0x10ffff)
+  );
+}
+
+/**
+ * Decodes character data (`attribute` true: an attribute value, XML 1.0 §3.3.3 normalisation of literal
+ * TAB/CR/LF to spaces; otherwise element content, §2.11 CRLF → LF). CDATA pieces are taken verbatim.
+ */
+export function decodePieces(
+  text: string,
+  pieces: readonly ContentPiece[],
+  attribute: boolean,
+): DecodedValue {
+  let value = '';
+  const rawStart: number[] = [];
+  const rawEnd: number[] = [];
+  const piece: number[] = [];
+  let undecodable = false;
+  const push = (chars: string, start: number, end: number, index: number): void => {
+    value += chars;
+    for (let u = 0; u < chars.length; u += 1) {
+      rawStart.push(start);
+      rawEnd.push(end);
+      piece.push(index);
+    }
+  };
+  pieces.forEach((p, index) => {
+    let i = p.start;
+    while (i < p.end) {
+      const c = text[i]!;
+      if (c === '\r') {
+        const end = text[i + 1] === '\n' && i + 1 < p.end ? i + 2 : i + 1;
+        push(attribute ? ' ' : '\n', i, end, index);
+        i = end;
+        continue;
+      }
+      if (attribute && (c === '\n' || c === '\t')) {
+        push(' ', i, i + 1, index);
+        i += 1;
+        continue;
+      }
+      if (c === '&' && p.kind === 'text') {
+        const match = REFERENCE.exec(text.slice(i, Math.min(p.end, i + 40)));
+        if (match) {
+          const end = i + match[0].length;
+          if (match[3] !== undefined) {
+            const named = NAMED[match[3]];
+            if (named === undefined) undecodable = true;
+            push(named ?? match[0], i, end, index);
+          } else {
+            const cp = match[1] !== undefined ? parseInt(match[1], 10) : parseInt(match[2]!, 16);
+            if (!validCodePoint(cp)) {
+              undecodable = true;
+              push(match[0], i, end, index);
+            } else {
+              push(String.fromCodePoint(cp), i, end, index);
+            }
+          }
+          i = end;
+          continue;
+        }
+      }
+      // Keep surrogate pairs together so no edit lands between their halves.
+      const code = text.charCodeAt(i);
+      const width = code >= 0xd800 && code <= 0xdbff && i + 1 < p.end ? 2 : 1;
+      push(text.slice(i, i + width), i, i + width, index);
+      i += width;
+    }
+  });
+  return { value, rawStart, rawEnd, piece, undecodable };
+}
+
+/** Escapes text for an attribute value delimited by `quote`, keeping TAB/CR/LF from being normalised. */
+export function escapeAttribute(value: string, quote: '"' | "'"): string {
+  let out = '';
+  for (const c of value) {
+    if (c === '&') out += '&amp;';
+    else if (c === '<') out += '&lt;';
+    else if (c === quote) out += quote === '"' ? '&quot;' : '&apos;';
+    else if (c === '\t') out += '&#9;';
+    else if (c === '\n') out += '&#10;';
+    else if (c === '\r') out += '&#13;';
+    else out += c;
+  }
+  return out;
+}
+
+/** Escapes text for element content (`>` too, so `]]>` can never appear). */
+export function escapeText(value: string): string {
+  return value.replace(/[&<>\r]/g, (c) =>
+    c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&#13;',
+  );
+}
+
+/** Text placed inside an existing CDATA section: only `]]>` needs splitting. */
+export function escapeCdata(value: string): string {
+  return value.replace(/]]>/g, ']]]]><![CDATA[>');
+}
+
+/** The value of the first attribute whose qualified name is `name`, decoded. */
+export function attributeValue(text: string, element: XmlElement, name: string): string | undefined {
+  const attr = element.attrs.find((a) => a.name === name);
+  if (!attr) return undefined;
+  return decodePieces(text, [{ kind: 'text', start: attr.valueStart, end: attr.valueEnd }], true).value;
+}
