@@ -158,8 +158,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.view.head && this.originMethod === 'GET') {
       // A HEAD sent upstream as GET (manifest-looking path) that turned out not to be a manifest.
       res.end();
-      controller.abort(new ViewerGone());
       this.#finish();
+      controller.abort(new ViewerGone());
       return;
     }
     res.on('drain', onViewerDrain);
@@ -238,8 +238,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   #tooLarge(controller: Dispatcher.DispatchController, where: string): void {
-    controller.abort(new Error('manifest larger than limits.manifestMaxBytes'));
+    // Answer first: aborting reports an error back into this handler, which is then already done.
     this.#fail({ status: 502, kind: 'too_large', code: where });
+    controller.abort(new Error('manifest larger than limits.manifestMaxBytes'));
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {

@@ -177,7 +177,7 @@ class SharedFetch implements Dispatcher.DispatchHandler {
   onRequestStart(): void {}
 
   onResponseStart(
-    _controller: Dispatcher.DispatchController,
+    controller: Dispatcher.DispatchController,
     status: number,
     headers: IncomingHttpHeaders,
   ): void {
@@ -187,8 +187,8 @@ class SharedFetch implements Dispatcher.DispatchHandler {
     this.#headers = headers;
     const length = Number(headers['content-length']);
     if (Number.isFinite(length) && length > this.options.limit) {
-      _controller.abort(new Error('manifest larger than limits.manifestMaxBytes'));
       this.#settle({ type: 'failure', failure: { status: 502, kind: 'too_large', code: 'CONTENT_LENGTH' } });
+      controller.abort(new Error('manifest larger than limits.manifestMaxBytes'));
     }
   }
 
@@ -196,8 +196,8 @@ class SharedFetch implements Dispatcher.DispatchHandler {
     if (this.#settled) return;
     this.#size += chunk.length;
     if (this.#size > this.options.limit) {
-      controller.abort(new Error('manifest larger than limits.manifestMaxBytes'));
       this.#settle({ type: 'failure', failure: { status: 502, kind: 'too_large', code: 'BODY_SIZE' } });
+      controller.abort(new Error('manifest larger than limits.manifestMaxBytes'));
       return;
     }
     this.#chunks.push(chunk);
