@@ -1,4 +1,5 @@
 import { cpus, totalmem } from 'node:os';
+import { runRewriteBench } from './rewrite.js';
 import { runTokenBench } from './tokens.js';
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -7,3 +8,6 @@ console.log(
 );
 console.log('## Tokens: sign and verify\n');
 console.log(runTokenBench());
+
+console.log('\n## Manifest rewriting\n');
+console.log(runRewriteBench());

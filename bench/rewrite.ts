@@ -1,0 +1,80 @@
+import { createRequire } from 'node:module';
+import { rewriteHls } from '../src/manifest/hls/index.js';
+import { checkRequest } from '../src/tokens/check.js';
+import { gcore } from '../src/tokens/gcore.js';
+import { signTarget } from '../src/tokens/sign.js';
+import { createTokenizer, type TokenStrategy } from '../src/tokens/strategy.js';
+import { medianMs, table } from './measure.js';
+
+// m3u8-parser ships no type declarations.
+const { Parser } = createRequire(import.meta.url)('m3u8-parser') as {
+  Parser: new () => { push(text: string): void; end(): void };
+};
+
+/** A 10,000-segment VOD media playlist with an init section and a key, as a packager writes it. */
+export function vodPlaylist(segments: number): string {
+  const lines = [
+    '#EXTM3U',
+    '#EXT-X-VERSION:7',
+    '#EXT-X-TARGETDURATION:4',
+    '#EXT-X-PLAYLIST-TYPE:VOD',
+    '#EXT-X-MAP:URI="init.mp4"',
+    '#EXT-X-KEY:METHOD=AES-128,URI="key.bin",IV=0x00000000000000000000000000000001',
+  ];
+  for (let i = 0; i < segments; i += 1) lines.push('#EXTINF:4.000,', `seg-${i}.m4s`);
+  lines.push('#EXT-X-ENDLIST', '');
+  return lines.join('\n');
+}
+
+/** Rewrite time of a 10,000-segment playlist per strategy, against m3u8-parser reading the same text. */
+export function runRewriteBench(): string {
+  const now = 1_700_000_000;
+  const secret = 'bench-secret';
+  const text = vodPlaylist(10_000);
+  const rows: Array<Record<string, string | number>> = [];
+  const parse = medianMs(() => {
+    const parser = new Parser();
+    parser.push(text);
+    parser.end();
+  });
+  rows.push({ operation: 'm3u8-parser parse (baseline)', 'median ms': parse, 'vs baseline': 1 });
+
+  const cases: Array<[TokenStrategy, string, 'file' | 'directory' | 'path']> = [
+    ['forward', '/vod/movie/index.m3u8', 'directory'],
+    ['mint', '/vod/movie/index.m3u8', 'file'],
+    ['path', '/vod/movie/index.m3u8', 'path'],
+  ];
+  for (const [strategy, path, scope] of cases) {
+    const signed = signTarget(`https://cdn.example.com${path}`, {
+      scheme: gcore,
+      secret,
+      expires: now + 3600,
+      scope,
+    });
+    const { verdict } = checkRequest(signed, { scheme: gcore, keys: [secret], now });
+    if (!verdict.ok) throw new Error(`bench setup: ${verdict.detail}`);
+    const manifestUrl = new URL(signed);
+    const ms = medianMs(() => {
+      const tokenize = createTokenizer({
+        strategy,
+        scheme: gcore,
+        signingKey: secret,
+        incoming: verdict,
+        now,
+        playlistTtl: 14_400,
+        segmentTtl: 60,
+        staticManifest: true,
+        publicOrigin: manifestUrl.origin,
+      });
+      const result = rewriteHls(text, { manifestUrl, tokenize });
+      if (strategy !== 'path' && result.rewritten < 10_000)
+        throw new Error(`${strategy}: only ${result.rewritten} rewritten`);
+    });
+    rows.push({
+      operation: `rewriteHls 10,000 segments, ${strategy}`,
+      'median ms': ms,
+      'vs baseline': ms / parse,
+    });
+  }
+  return table(rows);
+}

@@ -1,0 +1,124 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { isStaticManifest, rewriteManifest, sniffManifest } from '../manifest/index.js';
+import { checkRequest } from '../tokens/check.js';
+import { createTokenizer, type TokenStrategy } from '../tokens/strategy.js';
+import {
+  asUsage,
+  nowSeconds,
+  parseSeconds,
+  parseUnixTime,
+  readSecrets,
+  requireScheme,
+  UsageError,
+  type Io,
+} from './usage.js';
+
+export const REWRITE_HELP = `Usage: streamgate rewrite FILE --url URL --scheme keycdn|gcore --secret KEY
+                          [--tokens forward|mint|path] [--ip ADDR] [--now UNIX]
+                          [--playlist-ttl S] [--segment-ttl S] [--origin URL]
+
+Prints FILE (an HLS playlist or DASH MPD) as the gateway would send it to a viewer who requested it at
+URL (the signed URL, token included). Offline, same code as the gateway. "-" reads standard input.
+
+  --tokens S          forward (copy the viewer's token where it applies), mint (a fresh token per URI,
+                      the default), path (tokens in the path)
+  --ip ADDR           the viewer's address, when the zone binds tokens to IPs
+  --origin URL        the upstream origin: absolute URIs naming it are pointed at the gateway`;
+
+const STRATEGIES = ['forward', 'mint', 'path'];
+
+export function runRewrite(argv: string[], io: Io): number {
+  const { values, positionals } = asUsage(() =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        url: { type: 'string' },
+        scheme: { type: 'string' },
+        secret: { type: 'string', multiple: true },
+        'secret-file': { type: 'string', multiple: true },
+        tokens: { type: 'string' },
+        ip: { type: 'string' },
+        now: { type: 'string' },
+        'playlist-ttl': { type: 'string' },
+        'segment-ttl': { type: 'string' },
+        origin: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
+  if (values.help) {
+    io.out(REWRITE_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('rewrite takes exactly one FILE');
+  if (values.url === undefined)
+    throw new UsageError('--url is required: the signed URL the manifest was requested at');
+  let manifestUrl: URL;
+  try {
+    manifestUrl = new URL(values.url);
+  } catch {
+    throw new UsageError(
+      `--url must be an absolute URL, e.g. https://cdn.example.com/live/master.m3u8?md5=…&expires=…`,
+    );
+  }
+  const scheme = requireScheme(values.scheme);
+  const keys = readSecrets(values.secret, values['secret-file'], io.env);
+  const strategy = (values.tokens ?? 'mint') as TokenStrategy;
+  if (!STRATEGIES.includes(strategy))
+    throw new UsageError(`--tokens must be one of ${STRATEGIES.join(', ')}`);
+  let upstreamOrigin: string | undefined;
+  if (values.origin !== undefined) {
+    try {
+      upstreamOrigin = new URL(values.origin).origin;
+    } catch {
+      throw new UsageError('--origin must be an absolute http(s) URL');
+    }
+  }
+  const now = parseUnixTime('--now', values.now) ?? nowSeconds();
+  const file = positionals[0] ?? '';
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+  }
+  const kind = sniffManifest(text);
+  if (kind === undefined) {
+    io.err(`streamgate rewrite: ${file} is neither an HLS playlist (#EXTM3U) nor a DASH MPD (<MPD>)`);
+    return 1;
+  }
+  const { verdict } = checkRequest(values.url, {
+    scheme,
+    keys,
+    now,
+    bindIp: values.ip !== undefined,
+    clientIp: values.ip,
+  });
+  if (!verdict.ok) {
+    io.err(
+      `streamgate rewrite: the gateway would answer ${verdict.status} ${verdict.reason} (${verdict.detail}), not a manifest`,
+    );
+    return 1;
+  }
+  const tokenize = createTokenizer({
+    strategy,
+    scheme,
+    signingKey: keys[0] ?? '',
+    incoming: verdict,
+    now,
+    playlistTtl: parseSeconds('--playlist-ttl', values['playlist-ttl']) ?? 14_400,
+    segmentTtl: parseSeconds('--segment-ttl', values['segment-ttl']) ?? 60,
+    staticManifest: isStaticManifest(kind, text),
+    publicOrigin: manifestUrl.origin,
+    upstreamOrigin,
+  });
+  const result = rewriteManifest(kind, text, { manifestUrl, tokenize });
+  if (result.malformed !== undefined)
+    io.err(`streamgate rewrite: passed through unchanged: ${result.malformed}`);
+  process.stdout.write(result.text);
+  for (const skipped of result.skipped) io.err(`left alone (${skipped.reason}): ${skipped.uri}`);
+  return 0;
+}
