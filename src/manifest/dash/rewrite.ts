@@ -57,7 +57,9 @@ const URLPARAM_SCHEME = 'urn:mpeg:dash:urlparam:2014';
 const URLPARAM_NS = 'urn:mpeg:dash:schema:urlparam:2014';
 const SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
 // XML 1.0 §2.3 S: what surrounds an anyURI value in element content and is not part of it.
-const XML_WS = new Set([' ', '\t', '\n', '\r']);
+function isXmlSpace(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
+}
 // RepresentationBaseType (DASH-MPD.xsd): the children that precede SupplementalProperty in an
 // AdaptationSet, in schema order. A new SupplementalProperty goes after the last of these.
 const BEFORE_SUPPLEMENTAL = new Set([
@@ -94,8 +96,8 @@ function lookupNamespace(text: string, element: XmlElement | undefined, prefix: 
 function trimRange(value: string): { start: number; end: number } {
   let start = 0;
   let end = value.length;
-  while (start < end && XML_WS.has(value[start]!)) start += 1;
-  while (end > start && XML_WS.has(value[end - 1]!)) end -= 1;
+  while (start < end && isXmlSpace(value.charCodeAt(start))) start += 1;
+  while (end > start && isXmlSpace(value.charCodeAt(end - 1))) end -= 1;
   return { start, end };
 }
 
@@ -171,17 +173,17 @@ function spliceEdit(
   let rawEnd: number;
   let pieceIndex: number;
   if (a < b) {
-    rawStart = decoded.rawStart[a]!;
-    rawEnd = decoded.rawEnd[b - 1]!;
-    pieceIndex = decoded.piece[a]!;
+    rawStart = decoded.rawStartOf(a);
+    rawEnd = decoded.rawEndOf(b - 1);
+    pieceIndex = decoded.pieceOf(a);
     // The change would swallow a comment or CDATA delimiter lying inside the URI.
-    if (decoded.piece[b - 1] !== pieceIndex) return undefined;
+    if (decoded.pieceOf(b - 1) !== pieceIndex) return undefined;
   } else if (a > 0) {
-    rawStart = rawEnd = decoded.rawEnd[a - 1]!;
-    pieceIndex = decoded.piece[a - 1]!;
+    rawStart = rawEnd = decoded.rawEndOf(a - 1);
+    pieceIndex = decoded.pieceOf(a - 1);
   } else {
-    rawStart = rawEnd = decoded.rawStart[0]!;
-    pieceIndex = decoded.piece[0]!;
+    rawStart = rawEnd = decoded.rawStartOf(0);
+    pieceIndex = decoded.pieceOf(0);
   }
   const piece = pieces[pieceIndex]!;
   const escaped =

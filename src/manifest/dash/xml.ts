@@ -46,17 +46,20 @@ export interface XmlElement {
 export type ScanResult =
   { readonly ok: true; readonly root: XmlElement } | { readonly ok: false; readonly reason: string };
 
-const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
-// Characters that end a name: whitespace and XML markup delimiters.
-const NAME_END = /[\s/>=<"'!?]/;
+// Characters that end a name: XML whitespace and markup delimiters.
+const NAME_END = new Uint8Array(128);
+for (const c of ' \t\n\r\f\v/>=<"\'!?') NAME_END[c.charCodeAt(0)] = 1;
 
 function isWs(code: number): boolean {
-  return WS.has(code);
+  return code === 0x20 || code === 0x0a || code === 0x09 || code === 0x0d;
 }
 
 function readName(text: string, from: number): number {
   let i = from;
-  while (i < text.length && !NAME_END.test(text[i]!)) i += 1;
+  for (; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    if (code < 128 && NAME_END[code] === 1) break;
+  }
   return i;
 }
 
@@ -177,7 +180,6 @@ export function scanXml(text: string): ScanResult {
       end: -1,
     };
     let k = nameEnd;
-    const seen = new Set<string>();
     for (;;) {
       while (k < n && isWs(text.charCodeAt(k))) k += 1;
       if (k >= n) return fail('unterminated start tag', lt);
@@ -206,8 +208,7 @@ export function scanXml(text: string): ScanResult {
       if (close === -1) return fail(`unterminated value of attribute ${attrName}`, k);
       // XML 1.0 §3.1 (Unique Att Spec): a parser must refuse the document; which value a lenient player
       // would take is unknowable.
-      if (seen.has(attrName)) return fail(`duplicate attribute ${attrName}`, k);
-      seen.add(attrName);
+      if (element.attrs.some((a) => a.name === attrName)) return fail(`duplicate attribute ${attrName}`, k);
       element.attrs.push({ name: attrName, valueStart: k + 1, valueEnd: close, quote });
       k = close + 1;
     }
@@ -232,14 +233,33 @@ export function scanXml(text: string): ScanResult {
  * A decoded value with, for each UTF-16 unit, the raw span it came from and the piece it sits in, so a
  * change to the decoded value can be mapped back onto the original bytes.
  */
-export interface DecodedValue {
-  readonly value: string;
-  readonly rawStart: readonly number[];
-  readonly rawEnd: readonly number[];
-  readonly piece: readonly number[];
-  /** Set when a reference could not be decoded (an entity declared in a DTD, an invalid code point). */
-  readonly undecodable: boolean;
+export class DecodedValue {
+  constructor(
+    readonly value: string,
+    /** Set when a reference could not be decoded (an entity declared in a DTD, an invalid code point). */
+    readonly undecodable: boolean,
+    /** Offset of the value when every unit is its own raw byte (nothing decoded, one piece). */
+    private readonly offset: number,
+    private readonly rawStart?: readonly number[],
+    private readonly rawEnd?: readonly number[],
+    private readonly piece?: readonly number[],
+  ) {}
+
+  rawStartOf(unit: number): number {
+    return this.rawStart ? this.rawStart[unit]! : this.offset + unit;
+  }
+
+  rawEndOf(unit: number): number {
+    return this.rawEnd ? this.rawEnd[unit]! : this.offset + unit + 1;
+  }
+
+  pieceOf(unit: number): number {
+    return this.piece ? this.piece[unit]! : 0;
+  }
 }
+
+const PLAIN_ATTRIBUTE = /[&\r\n\t]/;
+const PLAIN_TEXT = /[&\r]/;
 
 const NAMED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 const REFERENCE = /^&(?:#(\d{1,8})|#x([0-9A-Fa-f]{1,7})|([A-Za-z_][\w.-]*));/;
@@ -265,6 +285,14 @@ export function decodePieces(
   pieces: readonly ContentPiece[],
   attribute: boolean,
 ): DecodedValue {
+  const only = pieces.length === 1 ? pieces[0]! : undefined;
+  if (only) {
+    const raw = text.slice(only.start, only.end);
+    // Most values hold nothing to decode or normalise: every unit is its own raw byte.
+    if (only.kind === 'cdata' ? !raw.includes('\r') : !(attribute ? PLAIN_ATTRIBUTE : PLAIN_TEXT).test(raw)) {
+      return new DecodedValue(raw, false, only.start);
+    }
+  }
   let value = '';
   const rawStart: number[] = [];
   const rawEnd: number[] = [];
@@ -321,7 +349,7 @@ export function decodePieces(
       i += width;
     }
   });
-  return { value, rawStart, rawEnd, piece, undecodable };
+  return new DecodedValue(value, undecodable, 0, rawStart, rawEnd, piece);
 }
 
 /** Escapes text for an attribute value delimited by `quote`, keeping TAB/CR/LF from being normalised. */

@@ -1,0 +1,102 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { DASH_URI_SITES, rewriteDash } from '../../src/manifest/dash/index.js';
+import type { UriTarget } from '../../src/manifest/types.js';
+import {
+  MANIFEST_URL,
+  maskUris,
+  normalisedTree,
+  stripToken,
+  templateUses,
+  testTokenizer,
+} from './dash-helpers.js';
+
+const DIR = fileURLToPath(new URL('../../fixtures/dash/', import.meta.url));
+const INPUT = /^(?<name>.+)\.(?<ext>mpd|mpp)$/;
+const EXPECTED = /^(?<name>.+)\.expected\.(?<ext>mpd|mpp)$/;
+const URL_PARAM = { params: [['tok', 'U'] as const, ['exp', '9'] as const] };
+
+const files = readdirSync(DIR).sort();
+const inputs = files.filter((f) => INPUT.test(f) && !EXPECTED.test(f));
+
+function expectedName(input: string): string {
+  const { name, ext } = INPUT.exec(input)!.groups!;
+  return `${name}.expected.${ext}`;
+}
+
+function read(name: string): string {
+  return readFileSync(DIR + name, 'utf8');
+}
+
+/** Fixtures named `*.urlparam.mpd` are rewritten in Annex I mode (one UrlQueryInfo per AdaptationSet). */
+function rewrite(input: string, seen?: UriTarget[]) {
+  return rewriteDash(read(input), {
+    manifestUrl: MANIFEST_URL,
+    tokenize: testTokenizer('gw.example', seen),
+    ...(input.includes('.urlparam.') ? { urlParam: URL_PARAM } : {}),
+  });
+}
+
+describe('DASH fixtures: hand-written input/expected pairs', () => {
+  it('every fixture has an expected file and every expected file has an input (no orphans)', () => {
+    const expected = files.filter((f) => EXPECTED.test(f));
+    const stray = files.filter((f) => !INPUT.test(f));
+    expect(stray).toEqual([]);
+    expect(inputs.length).toBeGreaterThan(0);
+    expect(inputs.map(expectedName).sort()).toEqual(expected.sort());
+  });
+
+  it('every row of DASH_URI_SITES is exercised (a token granted) by at least one fixture', () => {
+    const covered = new Set<string>();
+    for (const input of inputs) {
+      const seen: UriTarget[] = [];
+      rewrite(input, seen);
+      for (const target of seen) if (target.url.host === 'gw.example') covered.add(target.site);
+    }
+    const missing = DASH_URI_SITES.map((row) => row.site).filter((site) => !covered.has(site));
+    expect(missing).toEqual([]);
+  });
+
+  for (const input of inputs) {
+    describe(input, () => {
+      it('SPEC §4: the output is the hand-written expected text, byte for byte', () => {
+        const result = rewrite(input);
+        expect(result.malformed).toBeUndefined();
+        expect(result.text).toBe(read(expectedName(input)));
+      });
+
+      if (input.includes('.urlparam.')) return;
+
+      it('SPEC §4: every byte outside the URIs is preserved (independent mask of URI values)', () => {
+        const output = rewrite(input).text;
+        expect(maskUris(output)).toBe(maskUris(read(input)));
+      });
+
+      it('the output parses (fast-xml-parser) to the input tree once token parameters are removed', () => {
+        const output = rewrite(input).text;
+        expect(normalisedTree(output)).toEqual(normalisedTree(read(input)));
+      });
+
+      it('ISO/IEC 23009-1 §5.3.9.4.4: expanded templates (first, middle, last segment) keep the token intact', () => {
+        const before = templateUses(read(input));
+        const after = templateUses(rewrite(input).text);
+        expect(after.length).toBe(before.length);
+        after.forEach((use, i) => {
+          const original = before[i]!;
+          expect(use.urls.length).toBeGreaterThan(0);
+          use.urls.forEach((url, k) => {
+            const params = new URL(url, MANIFEST_URL).searchParams.getAll('tok');
+            if (use.template === original.template) {
+              expect(params).toEqual([]);
+              return;
+            }
+            expect(params).toHaveLength(1);
+            expect(['W', 'T']).toContain(params[0]);
+            expect(stripToken(url)).toBe(original.urls[k]);
+          });
+        });
+      });
+    });
+  }
+});
