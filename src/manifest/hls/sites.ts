@@ -205,4 +205,4 @@ function buildRules(sites: readonly HlsUriSite[]): ReadonlyMap<string, TagRule> 
 export const TAG_RULES: ReadonlyMap<string, TagRule> = buildRules(HLS_URI_SITES);
 
 /** The site of a URI line that follows no tag with a `uri-line` row: a media segment. */
-export const DEFAULT_LINE_SITE: HlsUriSite = HLS_URI_SITES[0]!;
+export const DEFAULT_LINE_SITE: HlsUriSite = HLS_URI_SITES.find((row) => row.site === 'segment')!;
