@@ -154,7 +154,7 @@ describe('ISO/IEC 23009-1 §5.6 BaseURL resolution, level by level, as players d
     ]);
   });
 
-  it('the first Location becomes the base of relative URIs (shaka, dash.js), itself resolved against the MPD URL', () => {
+  it('the first Location becomes the base of relative URIs (shaka at once, dash.js from its first reload)', () => {
     const text = mpd(
       '<Location>../mirror/m.mpd</Location><Period><SegmentList><SegmentURL media="s.m4s"/></SegmentList></Period>',
     );

@@ -21,9 +21,17 @@ import {
 } from './xml.js';
 
 /**
- * ISO/IEC 23009-1 Annex I: instead of a token in every segment URL, one `UrlQueryInfo` per AdaptationSet
- * tells the player to append `params` to each segment request. `params` are name/value pairs already
- * percent-encoded as they must appear in the query.
+ * ISO/IEC 23009-1 Annex I: instead of a token in every segment URL, one
+ * `<SupplementalProperty schemeIdUri="urn:mpeg:dash:urlparam:2014">` per AdaptationSet holds
+ * `<up:UrlQueryInfo queryTemplate="$querypart$" queryString="…"/>`, which tells the player to append
+ * `params` to each segment request (useMPDUrlQuery is left false: the MPD's own query is not copied).
+ * `params` are name/value pairs already percent-encoded as they must appear in the query.
+ *
+ * Who honours it: dash.js 5 (`$querypart$` only, not `$query:name$`; on the first attempt of a request,
+ * not on retries; it re-encodes values, which base64url tokens survive) and shaka (since July 2024,
+ * shaka-player#7086). Players without Annex I ignore a SupplementalProperty and send segment requests
+ * without the token, so this mode suits zones whose players are known. Location, PatchLocation, xlink, key and alternative-MPD
+ * URLs are outside UrlQueryInfo's reach (2014 scheme: segments only) and still get per-URL tokens.
  */
 export interface UrlParamOption {
   readonly params: ReadonlyArray<readonly [name: string, value: string]>;
@@ -211,7 +219,8 @@ class DashRewriter {
 
   run(): RewriteResult {
     if (!this.patch) {
-      // shaka and dash.js make the first Location the base of every relative URL in the MPD.
+      // The first Location is the base of the MPD's relative URLs (shaka at once, dash.js from the first
+      // reload, which it fetches from the Location).
       const location = this.root.children.find((c) => c.local === 'Location');
       const value = location ? elementText(this.text, location) : undefined;
       if (value !== undefined && value.trim() !== '') {

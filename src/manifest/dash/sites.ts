@@ -6,8 +6,9 @@ import type { ResourceClass } from '../types.js';
  * - `level-base`: a segment URL, against the effective BaseURL of the level it sits in;
  * - `manifest`: against the URL the MPD was fetched at (shaka resolves `Location` and `xlink:href`
  *   against the final manifest URI);
- * - `document`: against the document base: the first `Location` if there is one, else the MPD's URL
- *   (shaka makes the Locations the new manifest base; dash.js uses the first Location as its base).
+ * - `document`: against the document base: the first `Location` if there is one, else the MPD's URL.
+ *   shaka makes the Locations the manifest base at once; dash.js 5 keeps the URL it fetched until its
+ *   next reload, which it makes from the Location, so both agree from the first refresh on.
  */
 export type DashResolution = 'parent-base' | 'level-base' | 'manifest' | 'document';
 
