@@ -367,6 +367,33 @@ describe('ISO/IEC 23009-1 Annex I mode: one UrlQueryInfo per AdaptationSet inste
   });
 });
 
+describe('hostile shapes', () => {
+  it('handles an MPD nested 50,000 elements deep without recursion', () => {
+    const n = 50_000;
+    const text = `<MPD ${NS}>${'<Period>'.repeat(n)}<BaseURL>v.mp4</BaseURL>${'</Period>'.repeat(n)}</MPD>`;
+    const result = rewrite(text);
+    expect(result.malformed).toBeUndefined();
+    expect(result.text).toBe(text.replace('v.mp4', 'v.mp4?tok=T'));
+  });
+
+  it('stays linear in Annex I mode when many AdaptationSets share many Period-level segment sites', () => {
+    const text = mpd(
+      `<Period><SegmentList>${'<SegmentURL media="s.m4s"/>'.repeat(5000)}</SegmentList>` +
+        `${'<AdaptationSet><Representation id="a" bandwidth="1"/></AdaptationSet>'.repeat(2000)}</Period>`,
+    );
+    const start = performance.now();
+    const result = rewriteDash(text, {
+      manifestUrl: MANIFEST_URL,
+      tokenize: testTokenizer(),
+      urlParam: { params: [['tok', 'U']] },
+    });
+    expect(result.rewritten).toBe(2000);
+    expect(result.text).not.toContain('s.m4s?');
+    // Quadratic bookkeeping (5,000 × 2,000) took seconds here.
+    expect(performance.now() - start).toBeLessThan(2000);
+  });
+});
+
 describe('performance', () => {
   it('rewrites a VOD MPD with a 1,000-entry SegmentList in a few milliseconds', () => {
     const entries = Array.from(

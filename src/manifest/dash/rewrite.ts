@@ -132,26 +132,25 @@ function walk(root: XmlElement, visit: (element: XmlElement) => void): void {
 }
 
 /**
- * The Representations a SegmentTemplate attribute applies to: those below its level that do not
- * override the attribute with a SegmentTemplate of their own (or of an AdaptationSet in between).
+ * The Representations a SegmentTemplate attribute applies to: those of its level (a Representation, an
+ * AdaptationSet, or the AdaptationSets of a Period) that do not override the attribute with a
+ * SegmentTemplate of their own or of their AdaptationSet.
  */
 function representationsInScope(template: XmlElement, attribute: string): XmlElement[] {
   const level = template.parent;
   if (!level) return [];
   if (level.local === 'Representation') return [level];
   const overrides = (e: XmlElement): boolean =>
-    e !== level &&
     e.children.some((c) => c.local === 'SegmentTemplate' && c.attrs.some((a) => a.name === attribute));
+  const adaptationSets =
+    level.local === 'Period'
+      ? level.children.filter((c) => c.local === 'AdaptationSet' && !overrides(c))
+      : [level];
   const found: XmlElement[] = [];
-  const stack: XmlElement[] = [level];
-  while (stack.length > 0) {
-    const e = stack.pop()!;
-    if (overrides(e)) continue;
-    if (e.local === 'Representation') {
-      found.push(e);
-      continue;
+  for (const adaptationSet of adaptationSets) {
+    for (const child of adaptationSet.children) {
+      if (child.local === 'Representation' && !overrides(child)) found.push(child);
     }
-    if (e === level || e.local === 'AdaptationSet') stack.push(...e.children);
   }
   return found;
 }
@@ -205,6 +204,12 @@ function spliceEdit(
 
 class DashRewriter {
   private readonly bases = new Map<XmlElement, Base>();
+  /** For each element, the nearest AdaptationSet and level (MPD, Period, …, patch operation) at or above it. */
+  private readonly scope = new Map<
+    XmlElement,
+    { readonly adaptationSet: XmlElement | undefined; readonly level: XmlElement | undefined }
+  >();
+  private readonly namespaces = new Map<string, Map<XmlElement, string | null>>();
   private readonly occurrences: Occurrence[] = [];
   private documentBase: Base;
 
@@ -228,7 +233,10 @@ class DashRewriter {
         if (resolved.ok) this.documentBase = resolved;
       }
     }
-    walk(this.root, (e) => this.computeBase(e));
+    walk(this.root, (e) => {
+      this.computeBase(e);
+      this.computeScope(e);
+    });
     walk(this.root, (e) => this.collect(e));
 
     const skipped: SkippedUri[] = [];
@@ -278,6 +286,40 @@ class DashRewriter {
       rewritten += 1;
     }
     return { text: applyEdits(this.text, edits), rewritten, skipped };
+  }
+
+  private computeScope(element: XmlElement): void {
+    const up = element.parent ? this.scope.get(element.parent) : undefined;
+    this.scope.set(element, {
+      adaptationSet: element.local === 'AdaptationSet' ? element : up?.adaptationSet,
+      level: LEVELS.has(element.local) || this.isPatchOperation(element) ? element : up?.level,
+    });
+  }
+
+  /** The namespace bound to `prefix` at `element`, memoised along the ancestor chain. */
+  private namespaceOf(element: XmlElement, prefix: string): string | undefined {
+    const name = prefix === '' ? 'xmlns' : `xmlns:${prefix}`;
+    let cache = this.namespaces.get(name);
+    if (!cache) {
+      cache = new Map();
+      this.namespaces.set(name, cache);
+    }
+    const chain: XmlElement[] = [];
+    let found: string | null = null;
+    for (let e: XmlElement | undefined = element; e; e = e.parent) {
+      const known = cache.get(e);
+      if (known !== undefined) {
+        found = known;
+        break;
+      }
+      chain.push(e);
+      if (e.attrs.some((a) => a.name === name)) {
+        found = attributeValue(this.text, e, name) ?? null;
+        break;
+      }
+    }
+    for (const e of chain) cache.set(e, found);
+    return found ?? undefined;
   }
 
   private computeBase(element: XmlElement): void {
@@ -380,7 +422,7 @@ class DashRewriter {
       const colon = attr.name.indexOf(':');
       if (colon === -1 || attr.name.slice(colon + 1) !== 'href') continue;
       const prefix = attr.name.slice(0, colon);
-      const ns = lookupNamespace(this.text, element, prefix);
+      const ns = this.namespaceOf(element, prefix);
       if (ns === XLINK_NS || (ns === undefined && prefix === 'xlink')) {
         this.add(
           ROWS_BY_ELEMENT.get('*')![0]!,
@@ -503,42 +545,60 @@ class DashRewriter {
    * there too). Returns the segment sites that no longer need a token of their own.
    */
   private urlParamInsertions(named: ReadonlyMap<Occurrence, boolean>, edits: Edit[]): Set<Occurrence> {
-    const users = new Map<Occurrence, XmlElement[]>();
-    const sitesOf = new Map<XmlElement, Occurrence[]>();
-    for (const occurrence of named.keys()) {
+    // Each segment site has one owner: the AdaptationSet it sits in, or else the level (Period, MPD,
+    // patch operation) whose AdaptationSets all use it.
+    const ownerOf = new Map<Occurrence, XmlElement>();
+    const allGranted = new Map<XmlElement, boolean>();
+    for (const [occurrence, granted] of named) {
       if (!occurrence.row.segment) continue;
-      const list = this.adaptationSetsUsing(occurrence.element);
-      users.set(occurrence, list);
-      for (const adaptationSet of list) {
-        const sites = sitesOf.get(adaptationSet) ?? [];
-        sites.push(occurrence);
-        sitesOf.set(adaptationSet, sites);
+      const start = occurrence.element.local === 'BaseURL' ? occurrence.element.parent : occurrence.element;
+      const scope = start ? this.scope.get(start) : undefined;
+      const owner = scope?.adaptationSet ?? scope?.level;
+      if (!owner) continue;
+      ownerOf.set(occurrence, owner);
+      allGranted.set(owner, (allGranted.get(owner) ?? true) && granted);
+    }
+
+    // Pre-order: whether every owner on the way down was fully granted, and whether there was one.
+    const order: XmlElement[] = [];
+    const chain = new Map<XmlElement, { ok: boolean; uses: boolean }>();
+    const inserted = new Set<XmlElement>();
+    walk(this.root, (e) => {
+      order.push(e);
+      const state = allGranted.get(e);
+      const up = e.parent ? chain.get(e.parent)! : { ok: true, uses: false };
+      const here = { ok: up.ok && state !== false, uses: up.uses || state !== undefined };
+      chain.set(e, here);
+      if (e.local !== 'AdaptationSet' || !here.ok || !here.uses || e.selfClosing) return;
+      // A remote AdaptationSet is replaced by the document its xlink:href names.
+      if (e.attrs.some((a) => /(^|:)href$/.test(a.name))) return;
+      edits.push(this.urlQueryInfoEdit(e));
+      inserted.add(e);
+    });
+
+    // Post-order: whether every AdaptationSet below an element got the property (and there is one).
+    const below = new Map<XmlElement, { all: boolean; any: boolean }>();
+    for (let i = order.length - 1; i >= 0; i -= 1) {
+      const e = order[i]!;
+      const own = below.get(e) ?? { all: true, any: false };
+      if (e.local === 'AdaptationSet') {
+        own.all = own.all && inserted.has(e);
+        own.any = true;
+      }
+      below.set(e, own);
+      if (e.parent) {
+        const up = below.get(e.parent) ?? { all: true, any: false };
+        up.all = up.all && own.all;
+        up.any = up.any || own.any;
+        below.set(e.parent, up);
       }
     }
-    const inserted = new Set<XmlElement>();
-    for (const [adaptationSet, sites] of sitesOf) {
-      if (adaptationSet.selfClosing || adaptationSet.attrs.some((a) => /(^|:)href$/.test(a.name))) continue;
-      if (!sites.every((s) => named.get(s) === true)) continue;
-      edits.push(this.urlQueryInfoEdit(adaptationSet));
-      inserted.add(adaptationSet);
-    }
     const covered = new Set<Occurrence>();
-    for (const [occurrence, list] of users) {
-      if (list.length > 0 && list.every((a) => inserted.has(a))) covered.add(occurrence);
+    for (const [occurrence, owner] of ownerOf) {
+      const state = below.get(owner);
+      if (state?.all && state.any) covered.add(occurrence);
     }
     return covered;
-  }
-
-  private adaptationSetsUsing(element: XmlElement): XmlElement[] {
-    let level: XmlElement | undefined = element.local === 'BaseURL' ? element.parent : element;
-    for (let e = level; e; e = e.parent) if (e.local === 'AdaptationSet') return [e];
-    while (level && !LEVELS.has(level.local) && !this.isPatchOperation(level)) level = level.parent;
-    if (!level) return [];
-    const found: XmlElement[] = [];
-    walk(level, (e) => {
-      if (e.local === 'AdaptationSet') found.push(e);
-    });
-    return found;
   }
 
   private urlQueryInfoEdit(adaptationSet: XmlElement): Edit {

@@ -116,13 +116,16 @@ export function scanXml(text: string): ScanResult {
     }
     if (lt === -1) break;
 
-    if (text.startsWith('<!--', lt)) {
+    const next = text.charCodeAt(lt + 1);
+    // `!` comment/CDATA/DOCTYPE, `?` processing instruction, `/` end tag; anything else starts a tag.
+    const markup = next === 0x21 || next === 0x3f || next === 0x2f;
+    if (markup && text.startsWith('<!--', lt)) {
       const close = text.indexOf('-->', lt + 4);
       if (close === -1) return fail('unterminated comment', lt);
       i = close + 3;
       continue;
     }
-    if (text.startsWith('<![CDATA[', lt)) {
+    if (markup && text.startsWith('<![CDATA[', lt)) {
       const top = stack[stack.length - 1];
       if (!top) return fail('CDATA outside the root element', lt);
       const close = text.indexOf(']]>', lt + 9);
@@ -131,20 +134,20 @@ export function scanXml(text: string): ScanResult {
       i = close + 3;
       continue;
     }
-    if (text.startsWith('<!DOCTYPE', lt)) {
+    if (markup && text.startsWith('<!DOCTYPE', lt)) {
       if (root || stack.length > 0) return fail('DOCTYPE after the root element started', lt);
       const after = skipDoctype(text, lt + 9);
       if (after === -1) return fail('unterminated DOCTYPE', lt);
       i = after;
       continue;
     }
-    if (text.startsWith('<?', lt)) {
+    if (next === 0x3f) {
       const close = text.indexOf('?>', lt + 2);
       if (close === -1) return fail('unterminated processing instruction', lt);
       i = close + 2;
       continue;
     }
-    if (text.startsWith('</', lt)) {
+    if (next === 0x2f) {
       const nameEnd = readName(text, lt + 2);
       const name = text.slice(lt + 2, nameEnd);
       let k = nameEnd;
