@@ -638,7 +638,20 @@ function applyEdits(text: string, edits: Edit[]): string {
 
 /**
  * Rewrites an MPD (or an MPD Patch) so that every URI a player will request carries a token, changing
- * nothing but those URIs (SPEC §4).
+ * nothing but those URIs (SPEC §4). Choices worth knowing:
+ * - Relative URIs resolve through the BaseURL chain (Representation → AdaptationSet → Period → MPD →
+ *   first Location or the MPD's URL). Of several BaseURLs at one level the first is used for children;
+ *   each leaf alternative is offered to the tokenizer on its own (foreign ones are declined).
+ * - Directory BaseURLs (path ending in `/`) get no token; leaf BaseURLs (the media file of SegmentBase
+ *   and on-demand profiles) do.
+ * - A template the tokenizer sees as a URL keeps `$Number$`/`$Time$`; its `$RepresentationID$` and
+ *   `$Bandwidth$` are filled in when exactly one Representation uses it, so the URL names a real
+ *   directory. A template shared by several Representations with `$RepresentationID$` in its directory
+ *   cannot be covered by one directory token; the tokenizer decides (the mint strategy declines it).
+ * - In an MPD Patch the MPD's BaseURL chain is unknown: values in operation bodies resolve against the
+ *   patch's own URL (patches are served next to their MPD), starting a fresh chain inside the body.
+ * - A document that is not well-formed XML, or whose root is not `MPD` (or `Patch` in the MPD Patch
+ *   namespace), is returned as it is with `malformed` set.
  */
 export function rewriteDash(text: string, options: DashRewriteOptions): RewriteResult {
   const scanned = scanXml(text);
