@@ -295,6 +295,7 @@ describe('looksLikeDash: an <MPD root element after an optional BOM, XML declara
     '<mpd:MPD xmlns:mpd="urn:mpeg:dash:schema:mpd:2011">',
     '<MPD\n  type="static">',
     '<Patch xmlns="urn:mpeg:dash:schema:mpd-patch:2020" mpdId="x">',
+    '<!DOCTYPE MPD [<!ENTITY gt2 ">">]><MPD>',
   ])('recognises %j', (text) => expect(looksLikeDash(text)).toBe(true));
 
   it.each([

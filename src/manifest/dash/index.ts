@@ -1,3 +1,5 @@
+import { skipDoctype } from './xml.js';
+
 export { rewriteDash, type DashRewriteOptions, type UrlParamOption } from './rewrite.js';
 export { DASH_URI_SITES, type DashUriSite, type DashResolution } from './sites.js';
 
@@ -27,9 +29,9 @@ export function looksLikeDash(text: string): boolean {
       if (close === -1) return false;
       i = close + 3;
     } else if (text.startsWith('<!DOCTYPE', i)) {
-      const close = text.indexOf('>', i);
-      if (close === -1) return false;
-      i = close + 1;
+      const after = skipDoctype(text, i + 9);
+      if (after === -1) return false;
+      i = after;
     } else {
       const tag = /^<(?:[A-Za-z_][\w.-]*:)?(MPD|Patch)(?=[\s/>])/.exec(text.slice(i, i + 200));
       if (!tag) return false;

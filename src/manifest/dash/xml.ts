@@ -71,7 +71,7 @@ function splitName(name: string): { prefix: string; local: string } {
 }
 
 /** XML 1.0 §2.8 doctypedecl, skipped whole: quoted strings and an internal subset may hold `>`. */
-function skipDoctype(text: string, from: number): number {
+export function skipDoctype(text: string, from: number): number {
   let i = from;
   let bracket = 0;
   while (i < text.length) {
