@@ -19,9 +19,14 @@ export interface UriTarget {
   /**
    * The absolute URL the player will request, resolved against the URL the manifest was requested at
    * (and, for DASH, the BaseURL chain), after HLS variable substitution. For templates (DASH
-   * `$Number$`…) it is the URL with the template text still in it.
+   * `$Number$`…) it is the URL with the template text still in it. It may be built on first read:
+   * tokenizers that need only the origin and path should read `origin` and `pathname`.
    */
   readonly url: URL;
+  /** `url.origin`, available without building the URL. */
+  readonly origin: string;
+  /** `url.pathname` (percent-encoded as WHATWG URL writes it), available without building the URL. */
+  readonly pathname: string;
   /**
    * True when the URI names files that do not exist yet or many files at once (DASH templates, LL-HLS
    * preload hints and parts): a per-file token cannot work, the tokenizer should grant the directory.

@@ -1,4 +1,4 @@
-import type { SkippedUri, TokenGrant } from './types.js';
+import type { SkippedUri, TokenGrant, UriTarget } from './types.js';
 
 export type Resolution =
   { readonly ok: true; readonly url: URL } | { readonly ok: false; readonly reason: SkippedUri['reason'] };
@@ -126,4 +126,47 @@ export function applyGrant(raw: string, grant: TokenGrant, syntax: SpliceSyntax 
   }
   beforeQuery = prefix + path;
   return withQueryGrant(beforeQuery, query, grant.params, syntax) + fragment;
+}
+
+/** A target whose URL object is known already. */
+export function targetOf(
+  site: string,
+  resource: UriTarget['resource'],
+  wildcard: boolean,
+  url: URL,
+): UriTarget {
+  return { site, resource, wildcard, url, origin: url.origin, pathname: url.pathname };
+}
+
+class LazyTarget implements UriTarget {
+  #url: URL | undefined;
+  constructor(
+    readonly site: string,
+    readonly resource: UriTarget['resource'],
+    readonly wildcard: boolean,
+    readonly href: string,
+    readonly origin: string,
+    readonly pathname: string,
+  ) {}
+
+  get url(): URL {
+    this.#url ??= new URL(this.href);
+    return this.#url;
+  }
+}
+
+/**
+ * A target for `href`, whose origin and pathname the caller already knows to be exactly what WHATWG
+ * URL would give: the URL object is built only if a tokenizer asks for it (a long playlist has
+ * thousands of URIs, and building each URL is most of the cost of rewriting it).
+ */
+export function lazyTarget(
+  site: string,
+  resource: UriTarget['resource'],
+  wildcard: boolean,
+  href: string,
+  origin: string,
+  pathname: string,
+): UriTarget {
+  return new LazyTarget(site, resource, wildcard, href, origin, pathname);
 }

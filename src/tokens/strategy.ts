@@ -51,15 +51,18 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
   const upstream = context.upstreamOrigin;
 
   return (target: UriTarget): TokenGrant | undefined => {
-    const origin = target.url.origin;
+    const origin = target.origin;
     let rebaseTo: string | undefined;
     if (origin !== context.publicOrigin) {
       if (upstream === undefined || origin !== upstream) return undefined;
       rebaseTo = context.publicOrigin;
     }
+    // Templates and LL-HLS hints name files that do not exist yet: their directory is what counts
+    // (taken before decoding: a template's file name, `$Number%05d$`, is no path a request will have).
+    const rawPath = target.wildcard ? directoryOf(target.pathname) : target.pathname;
     // The path is judged as the gateway will judge the request it leads to; one the gateway would
     // refuse gets no token.
-    const checked = canonicalRequestPath(target.url.pathname);
+    const checked = canonicalRequestPath(rawPath);
     if (!checked.ok) return undefined;
     const path = checked.path;
 
@@ -84,10 +87,10 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
     const ttl =
       target.resource === 'playlist' || context.staticManifest ? context.playlistTtl : context.segmentTtl;
     const expires = context.now + ttl;
-    // Templates and LL-HLS hints name files that do not exist yet: grant their directory (Gcore
-    // directory semantics: files directly in it). A directory that is itself templated cannot be
-    // named by one token; such a URI is left alone.
-    const signedPath = target.wildcard ? directoryOf(path) : path;
+    // A wildcard gets its directory's token (Gcore directory semantics: files directly in it). A
+    // directory that is itself templated (`$RepresentationID$/$Number$.m4s`) cannot be named by one
+    // token; such a URI is left alone (a path-token zone covers that layout).
+    const signedPath = path;
     if (target.wildcard && signedPath.includes('$')) return undefined;
     const token = scheme.sign({ path: signedPath, expires, ip: incoming.ip }, context.signingKey);
     return tokenGrant(scheme, token, expires, rebaseTo);

@@ -1,5 +1,5 @@
 import type { RewriteOptions, RewriteResult, SkippedUri, TokenGrant, UriTarget } from '../types.js';
-import { applyGrant, resolveUri, type Resolution } from '../uri.js';
+import { applyGrant, resolveUri, targetOf, type Resolution } from '../uri.js';
 import { parseSel, PATCH_OPERATIONS } from './patch.js';
 import { DASH_URI_SITES, LEVELS, XLINK_NS, type DashUriSite } from './sites.js';
 import {
@@ -526,14 +526,9 @@ class DashRewriter {
     // §5.2.2), so a token on it would be useless.
     if (row.element === 'BaseURL' && resolved.url.pathname.endsWith('/')) return undefined;
     return {
-      target: {
-        site: row.site,
-        resource: row.resource,
-        url: resolved.url,
-        // After a single Representation's identifiers are filled in, `$RepresentationID$/init.mp4` names
-        // one file; `$Number$`, `$Time$` and `$SubNumber$` always name many.
-        wildcard: row.template && hasIdentifier(reference),
-      },
+      // After a single Representation's identifiers are filled in, `$RepresentationID$/init.mp4` names
+      // one file; `$Number$`, `$Time$` and `$SubNumber$` always name many.
+      target: targetOf(row.site, row.resource, row.template && hasIdentifier(reference), resolved.url),
       decoded,
       core,
     };

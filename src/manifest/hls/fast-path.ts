@@ -93,3 +93,25 @@ export function createGrantApplier(): (raw: string, shape: number, grant: TokenG
     return raw + lastSuffix;
   };
 }
+
+/** Index of the first `?` or `#` in a reference, or -1. */
+export function queryOrFragment(reference: string): number {
+  const query = reference.indexOf('?');
+  const hash = reference.indexOf('#');
+  if (query === -1) return hash;
+  return hash === -1 ? query : Math.min(query, hash);
+}
+
+// RFC 3986 pchar and `/`: characters the WHATWG path state copies without change.
+const VERBATIM_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/;
+const DOT_SEGMENT = /(?:^|\/)\.{1,2}(?:\/|$)/;
+
+/** A relative path WHATWG URL would append to the base directory byte for byte (no dot segments). */
+export function isVerbatimPath(path: string): boolean {
+  return VERBATIM_PATH.test(path) && !DOT_SEGMENT.test(path);
+}
+
+/** The path of a base directory (`https://h/a/b/` → `/a/b/`), when it follows the origin verbatim. */
+export function verbatimDirectoryPath(directory: string, origin: string): string | undefined {
+  return directory.startsWith(`${origin}/`) ? directory.slice(origin.length) : undefined;
+}

@@ -1,6 +1,15 @@
-import type { RewriteOptions, RewriteResult, SkippedUri } from '../types.js';
-import { resolveUri } from '../uri.js';
-import { baseDirectory, classifyReference, createGrantApplier, NOT_PLAIN } from './fast-path.js';
+import type { RewriteOptions, RewriteResult, SkippedUri, UriTarget } from '../types.js';
+import { lazyTarget, resolveUri, targetOf } from '../uri.js';
+import {
+  baseDirectory,
+  classifyReference,
+  createGrantApplier,
+  isVerbatimPath,
+  NOT_PLAIN,
+  PLAIN_PATH,
+  queryOrFragment,
+  verbatimDirectoryPath,
+} from './fast-path.js';
 import { DEFAULT_LINE_SITE, TAG_RULES, type HlsUriSite } from './sites.js';
 import { applyGrantThroughVariables, substitute, type VariableTable } from './variables.js';
 
@@ -109,6 +118,8 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
 
   const { manifestUrl: base, tokenize } = options;
   const directory = baseDirectory(base);
+  const baseOrigin = base.origin;
+  const directoryPath = directory === undefined ? undefined : verbatimDirectoryPath(directory, baseOrigin);
   const applyGrant = createGrantApplier();
   const skipped: SkippedUri[] = [];
   const variables: VariableTable = new Map();
@@ -126,23 +137,36 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
     const substitution = substitute(raw, variables);
     const reference = substitution === undefined ? raw : substitution.text;
     const shape = directory === undefined ? NOT_PLAIN : classifyReference(reference);
-    let url: URL | undefined;
-    if (shape !== NOT_PLAIN) {
-      try {
-        url = new URL(directory + reference);
-      } catch {
-        url = undefined;
+    let target: UriTarget | undefined;
+    if (shape !== NOT_PLAIN && directoryPath !== undefined) {
+      const cut = shape === PLAIN_PATH ? -1 : queryOrFragment(reference);
+      const pathPart = cut === -1 ? reference : reference.slice(0, cut);
+      if (isVerbatimPath(pathPart)) {
+        target = lazyTarget(
+          site.site,
+          site.resource,
+          site.wildcard,
+          directory + reference,
+          baseOrigin,
+          directoryPath + pathPart,
+        );
+      } else {
+        try {
+          target = targetOf(site.site, site.resource, site.wildcard, new URL(directory + reference));
+        } catch {
+          target = undefined;
+        }
       }
     }
-    if (url === undefined) {
+    if (target === undefined) {
       const resolved = resolveUri(reference, base);
       if (!resolved.ok) {
         skipped.push({ site: site.site, uri: raw, reason: resolved.reason });
         return;
       }
-      url = resolved.url;
+      target = targetOf(site.site, site.resource, site.wildcard, resolved.url);
     }
-    const grant = tokenize({ site: site.site, resource: site.resource, url, wildcard: site.wildcard });
+    const grant = tokenize(target);
     if (grant === undefined) {
       skipped.push({ site: site.site, uri: raw, reason: 'declined' });
       return;
