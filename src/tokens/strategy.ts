@@ -34,6 +34,9 @@ export interface StrategyContext {
   readonly upstreamOrigin?: string;
 }
 
+// Printable ASCII without `%`, `/` and `\`: a file name that decodes to itself.
+const PLAIN_NAME = /^[\x21-\x24\x26-\x2e\x30-\x5b\x5d-\x7e]+$/;
+
 function tokenGrant(scheme: TokenScheme, token: string, expires: number, rebaseTo?: string): TokenGrant {
   return {
     kind: 'query',
@@ -50,6 +53,29 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
   const { scheme, incoming } = context;
   const upstream = context.upstreamOrigin;
 
+  // The path is judged as the gateway will judge the request it leads to; one the gateway would refuse
+  // gets no token. A playlist's URIs mostly share one directory: its decoding is remembered, and a
+  // plain file name in it needs no further work.
+  let lastRawDirectory: string | undefined;
+  let lastDirectory = '';
+  const decodedPath = (rawPath: string): string | undefined => {
+    const slash = rawPath.lastIndexOf('/');
+    const name = rawPath.slice(slash + 1);
+    if (rawPath.length - name.length === lastRawDirectory?.length && rawPath.startsWith(lastRawDirectory)) {
+      if (name === '' || (PLAIN_NAME.test(name) && name !== '.' && name !== '..'))
+        return lastDirectory + name;
+    }
+    const checked = canonicalRequestPath(rawPath);
+    if (!checked.ok) return undefined;
+    lastRawDirectory = rawPath.slice(0, slash + 1);
+    lastDirectory = directoryOf(checked.path);
+    return checked.path;
+  };
+
+  // Forwarding hands every covered URI the same parameters.
+  const forwarded = tokenGrant(scheme, incoming.token, incoming.expires);
+  const forwardedRebased = tokenGrant(scheme, incoming.token, incoming.expires, context.publicOrigin);
+
   return (target: UriTarget): TokenGrant | undefined => {
     const origin = target.origin;
     let rebaseTo: string | undefined;
@@ -60,11 +86,8 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
     // Templates and LL-HLS hints name files that do not exist yet: their directory is what counts
     // (taken before decoding: a template's file name, `$Number%05d$`, is no path a request will have).
     const rawPath = target.wildcard ? directoryOf(target.pathname) : target.pathname;
-    // The path is judged as the gateway will judge the request it leads to; one the gateway would
-    // refuse gets no token.
-    const checked = canonicalRequestPath(rawPath);
-    if (!checked.ok) return undefined;
-    const path = checked.path;
+    const path = decodedPath(rawPath);
+    if (path === undefined) return undefined;
 
     // A path token is inherited by every relative URI below its directory; absolute and root-relative
     // URIs in that subtree get the same segment inserted (SPEC §3). Whatever the zone's strategy, a
@@ -81,7 +104,8 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
     if (context.strategy === 'forward') {
       const covered =
         incoming.scope === 'file' ? path === incoming.signedPath : directoryOf(path) === incoming.signedPath;
-      return covered ? tokenGrant(scheme, incoming.token, incoming.expires, rebaseTo) : undefined;
+      if (!covered) return undefined;
+      return rebaseTo === undefined ? forwarded : forwardedRebased;
     }
 
     const ttl =
