@@ -25,6 +25,9 @@ const enum Mode {
   Done,
 }
 
+/** Bytes held for a slow viewer before the origin is paused. */
+const MAX_BACKLOG = 256 * 1024;
+
 /** Bytes enough to tell `#EXTM3U` or an `<MPD` after an XML prolog from media. */
 const SNIFF_BYTES = 1024;
 
@@ -89,10 +92,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#chunks = [];
     this.rt.metrics.inFlight -= 1;
     this.rt.metrics.bytesOut(this.zone.config.name, this.#bytesOut);
-    const res = this.res as Tagged;
-    res.removeListener('close', onViewerClose);
-    res.removeListener('drain', onViewerDrain);
-    res[EXCHANGE] = undefined;
+    // The listeners stay (removing them costs more than the no-op call they will make).
+    (this.res as Tagged)[EXCHANGE] = undefined;
     if (this.rt.debug) {
       this.rt.logger.debug(
         {
@@ -139,7 +140,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
         this.#mode = Mode.Buffer;
         return;
       }
-      if (kind === 'sniff' && !encoded) {
+      if (kind === 'sniff' && !encoded && worthSniffing(this.view.upstreamTarget)) {
         this.#mode = Mode.Sniff;
         return;
       }
@@ -169,7 +170,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     switch (this.#mode) {
       case Mode.Stream:
         this.#bytesOut += chunk.length;
-        if (!this.res.write(chunk)) controller.pause();
+        // Paused only past a fixed backlog rather than at the socket's 16 KiB mark: fewer pause/resume
+        // round trips through undici, and still at most MAX_BACKLOG held per viewer ('drain' follows,
+        // since a write past the mark returned false).
+        this.res.write(chunk);
+        if (this.res.writableLength > MAX_BACKLOG) controller.pause();
         return;
       case Mode.Buffer:
         this.#size += chunk.length;
@@ -298,6 +303,49 @@ function originMessage(kind: string): string {
     default:
       return 'origin exchange failed';
   }
+}
+
+/**
+ * Media files served with a vague type (application/octet-stream) are common; their extension says
+ * they are not manifests, and holding their first bytes back would cost every one of them.
+ */
+const MEDIA_EXTENSIONS = new Set([
+  'aac',
+  'ac3',
+  'bin',
+  'cmfa',
+  'cmft',
+  'cmfv',
+  'dat',
+  'ec3',
+  'flac',
+  'jpeg',
+  'jpg',
+  'key',
+  'm4a',
+  'm4s',
+  'm4v',
+  'mkv',
+  'mov',
+  'mp3',
+  'mp4',
+  'mpg',
+  'png',
+  'srt',
+  'ts',
+  'ttml',
+  'vtt',
+  'webm',
+  'webp',
+]);
+
+function worthSniffing(target: string): boolean {
+  const question = target.indexOf('?');
+  const path = question === -1 ? target : target.slice(0, question);
+  const slash = path.lastIndexOf('/');
+  const dot = path.lastIndexOf('.');
+  if (dot <= slash) return true;
+  return !MEDIA_EXTENSIONS.has(path.slice(dot + 1).toLowerCase());
 }
 
 function isManifestType(headers: IncomingHttpHeaders): boolean {
