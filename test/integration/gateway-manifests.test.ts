@@ -198,6 +198,37 @@ describe('issue 4: manifests come back rewritten so nested requests carry valid 
     }
   });
 
+  it('absolute URIs naming the origin are pointed at the gateway as the viewer reached it', async () => {
+    origin.file('/live/abs/master.m3u8', {
+      type: HLS,
+      body: `#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n${origin.url}/live/abs/a.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2\nhttps://third-party.example/b.m3u8\n`,
+    });
+    const proxied = await startGateway(origin.url, {}, { trustedProxies: ['127.0.0.1'] });
+    const fixed = await startGateway(origin.url, { publicOrigin: 'https://cdn.example.com' });
+    try {
+      const path = signed('/live/abs/master.m3u8');
+      const viaProxy = await httpGet(proxied.url, path, {
+        host: 'media.example',
+        'x-forwarded-proto': 'https',
+      });
+      const [a, b] = uris(viaProxy.body.toString());
+      expect(a).toMatch(/^https:\/\/media\.example\/live\/abs\/a\.m3u8\?md5=[A-Za-z0-9_-]{22}&expires=\d+$/);
+      // A token is never sent to a third party.
+      expect(b).toBe('https://third-party.example/b.m3u8');
+      // X-Forwarded-Proto is believed only from a trusted proxy.
+      const direct = await httpGet(gw.url, path, { host: 'media.example', 'x-forwarded-proto': 'https' });
+      expect(uris(direct.body.toString())[0]).toMatch(/^http:\/\/media\.example\/live\/abs\/a\.m3u8\?md5=/);
+      // A zone's publicOrigin wins over the Host header.
+      const configured = await httpGet(fixed.url, path, { host: 'other.example' });
+      expect(uris(configured.body.toString())[0]).toMatch(
+        /^https:\/\/cdn\.example\.com\/live\/abs\/a\.m3u8\?md5=/,
+      );
+    } finally {
+      await proxied.close();
+      await fixed.close();
+    }
+  });
+
   it('HEAD of a manifest answers the length of the rewritten body', async () => {
     const path = signed('/live/stream/master.m3u8');
     const get = await request(`${gw.url}${path}`);
@@ -212,6 +243,59 @@ describe('issue 4: manifests come back rewritten so nested requests carry valid 
     const res = await httpGet(gw.url, signed('/live/missing/chunklist.m3u8'));
     expect(res.status).toBe(404);
     expect(res.body.toString()).toBe('origin: not found');
+  });
+});
+
+describe('SPEC §4: DASH MPDs go through the same pipeline', () => {
+  const MPD = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" minimumUpdatePeriod="PT2S"',
+    '     availabilityStartTime="2026-01-01T00:00:00Z" profiles="urn:mpeg:dash:profile:isoff-live:2011">',
+    '  <Period id="p0" start="PT0S">',
+    '    <AdaptationSet mimeType="video/mp4">',
+    '      <SegmentTemplate timescale="1000" duration="2000" startNumber="1" media="v/seg-$Number$.m4s" initialization="v/init.mp4"/>',
+    '      <Representation id="v" bandwidth="800000"/>',
+    '    </AdaptationSet>',
+    '  </Period>',
+    '</MPD>',
+    '',
+  ].join('\n');
+
+  it('a live MPD is rewritten: the template gets a directory token, the init section a file token', async () => {
+    let fetches = 0;
+    origin.route('/dash/live/manifest.mpd', (_req, res) => {
+      fetches += 1;
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/dash+xml' });
+        res.end(MPD);
+      }, 100);
+    });
+    const path = signed('/dash/live/manifest.mpd');
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const res = await request(`${gw.url}${path}`);
+        return { headers: res.headers, text: await res.body.text() };
+      }),
+    );
+    expect(fetches).toBe(1);
+    const { headers, text } = responses[0] ?? { headers: {}, text: '' };
+    expect(headers['content-type']).toBe('application/dash+xml');
+    expect(headers['cache-control']).toBe('private, no-store');
+    const attribute = (name: string) =>
+      (new RegExp(`${name}="([^"]*)"`).exec(text)?.[1] ?? '').replace(/&amp;/g, '&');
+    const media = attribute('media');
+    expect(media).toMatch(/^v\/seg-\$Number\$\.m4s\?md5=[A-Za-z0-9_-]{22}&expires=\d+$/);
+    const manifestUrl = `${gw.url}${path}`;
+    for (const uri of [media.replace('$Number$', '7'), attribute('initialization')]) {
+      const url = new URL(uri, manifestUrl);
+      const result = verifyRequest(`${url.pathname}${url.search}`, { scheme: 'gcore', secret: SECRET });
+      expect(result.ok, uri).toBe(true);
+    }
+    // A template's token opens the files next to it, not the directory above.
+    const above = new URL(media.replace('v/seg-$Number$.m4s', 'x.m4s'), manifestUrl);
+    expect(verifyRequest(`${above.pathname}${above.search}`, { scheme: 'gcore', secret: SECRET }).ok).toBe(
+      false,
+    );
   });
 });
 
