@@ -43,6 +43,8 @@ export function requestHost(req: IncomingMessage): ParsedHost | undefined {
 export interface ClientAddress {
   /** Canonical address of the viewer (see canonicalIp); undefined if none could be read. */
   readonly ip: string | undefined;
+  /** Canonical address of the socket peer (the viewer, or the proxy in front). */
+  readonly peer: string | undefined;
   /** The immediate peer is a trusted proxy. */
   readonly viaTrustedProxy: boolean;
 }
@@ -55,10 +57,10 @@ export interface ClientAddress {
 export function clientAddress(req: IncomingMessage, trusted: AddressSet): ClientAddress {
   const peer = req.socket.remoteAddress === undefined ? undefined : canonicalIp(req.socket.remoteAddress);
   if (peer === undefined || trusted.size === 0 || !trusted.has(peer)) {
-    return { ip: peer, viaTrustedProxy: false };
+    return { ip: peer, peer, viaTrustedProxy: false };
   }
   const header = req.headers['x-forwarded-for'];
-  if (header === undefined || header === '') return { ip: peer, viaTrustedProxy: true };
+  if (header === undefined || header === '') return { ip: peer, peer, viaTrustedProxy: true };
   const hops = (Array.isArray(header) ? header.join(',') : header).split(',');
   let client = peer;
   for (let i = hops.length - 1; i >= 0; i -= 1) {
@@ -68,7 +70,7 @@ export function clientAddress(req: IncomingMessage, trusted: AddressSet): Client
     client = hop;
     if (!trusted.has(hop)) break;
   }
-  return { ip: client, viaTrustedProxy: true };
+  return { ip: client, peer, viaTrustedProxy: true };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

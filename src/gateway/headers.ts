@@ -94,6 +94,26 @@ export interface UpstreamHeaderOptions {
   readonly requestId: string;
 }
 
+const DECODABLE = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'identity']);
+const COMMON_ACCEPT_ENCODINGS = new Set([
+  'gzip, deflate, br',
+  'gzip, deflate',
+  'gzip,deflate',
+  'gzip',
+  'br',
+  'identity',
+]);
+
+/** An Accept-Encoding value (RFC 9110 §12.5.3) without the codings zlib cannot undo. */
+export function decodableCodings(value: string): string {
+  if (COMMON_ACCEPT_ENCODINGS.has(value)) return value;
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => DECODABLE.has((item.split(';')[0] ?? '').trim().toLowerCase()))
+    .join(', ');
+}
+
 function copyHeader(
   headers: Record<string, string>,
   incoming: IncomingHttpHeaders,
@@ -116,8 +136,14 @@ export function upstreamRequestHeaders(
   for (const name of FORWARDED_REQUEST_HEADERS) copyHeader(headers, incoming, name, named, options.manifest);
   for (const name of options.extra) copyHeader(headers, incoming, name, named, options.manifest);
   // Manifests are rewritten as text: asking for identity spares a decompression (compressed answers
-  // are still handled).
+  // are still handled). Elsewhere only codings the gateway can undo are offered, because a response
+  // can turn out to be a manifest by its type (a zstd playlist could not be rewritten).
   if (options.manifest) headers['accept-encoding'] = 'identity';
+  else if (headers['accept-encoding'] !== undefined) {
+    const offered = decodableCodings(headers['accept-encoding']);
+    if (offered === '') delete headers['accept-encoding'];
+    else headers['accept-encoding'] = offered;
+  }
   if (options.forwardedFor !== undefined) headers['x-forwarded-for'] = options.forwardedFor;
   headers['x-request-id'] = options.requestId;
   return headers;

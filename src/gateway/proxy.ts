@@ -121,7 +121,7 @@ export function proxyRequest(
   const xff = req.headers['x-forwarded-for'];
   const forwardedFor =
     client.viaTrustedProxy && typeof xff === 'string' && xff !== ''
-      ? `${xff}, ${req.socket.remoteAddress ?? ''}`
+      ? `${xff}, ${client.peer ?? ''}`
       : client.ip;
 
   const manifestKind = manifestKindOfPath(path);

@@ -384,3 +384,33 @@ describe('SPEC §2 denial settings per zone', () => {
     }
   });
 });
+
+describe('Accept-Encoding: only codings the gateway can undo reach the origin', () => {
+  it('drops zstd and unknown codings, keeps gzip and br with their weights', async () => {
+    await get(signed('/videos/video-1/seg-1.ts'), { 'accept-encoding': 'zstd, br;q=0.9, gzip;q=0.8, foo' });
+    expect(origin.requests[0]?.headers['accept-encoding']).toBe('br;q=0.9, gzip;q=0.8');
+    await get(signed('/videos/video-1/seg-1.ts'), { 'accept-encoding': 'zstd' });
+    expect(origin.requests[1]?.headers['accept-encoding']).toBeUndefined();
+  });
+});
+
+describe('the gateway as an express application', () => {
+  it('gateway.app can be mounted in another server and behaves the same', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer(gw.gateway.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const ok = await httpGet(base, signed('/videos/video-1/seg-1.ts'));
+      expect(ok.status).toBe(200);
+      expect(ok.body.equals(media)).toBe(true);
+      expect((await httpGet(base, '/videos/video-1/seg-1.ts')).status).toBe(403);
+      expect((await httpGet(base, '/_streamgate/healthz')).body.toString()).toBe('ok');
+      expect((await httpGet(base, '/_streamgate/nope')).status).toBe(404);
+      expect((await httpGet(base, '//evil.example/x')).status).toBe(400);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
