@@ -364,10 +364,101 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
   }
 }
 
+export interface CoalescingReport {
+  readonly viewers: number;
+  readonly seconds: number;
+  readonly viewerRequests: number;
+  readonly originFetches: number;
+  /** Cache windows in the run: seconds ÷ (target duration ÷ 2). */
+  readonly windows: number;
+  readonly table: string;
+}
+
+/**
+ * Issue 4: origin fetches per viewer request for concurrent viewers of one live variant. Each viewer
+ * reloads the media playlist every target duration, at its own phase; the origin takes 50 ms to answer.
+ * Gateway and origin run in this process: the figure is a count, not a speed.
+ */
+export async function runCoalescingBench(
+  options: { viewers?: number; seconds?: number; log?: (line: string) => void } = {},
+): Promise<CoalescingReport> {
+  const viewers = options.viewers ?? 200;
+  const seconds = options.seconds ?? 10;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const targetDuration = 2;
+  const { createServer: createHttpServer } = await import('node:http');
+  const { createGateway } = await import('../src/gateway/index.js');
+  const { request } = await import('undici');
+
+  let originFetches = 0;
+  const started = Date.now();
+  const origin = createHttpServer((_req, res) => {
+    originFetches += 1;
+    const sequence = Math.floor((Date.now() - started) / (targetDuration * 1000));
+    const lines = ['#EXTM3U', `#EXT-X-TARGETDURATION:${targetDuration}`, `#EXT-X-MEDIA-SEQUENCE:${sequence}`];
+    for (let n = sequence; n < sequence + 5; n += 1) lines.push(`#EXTINF:${targetDuration},`, `seg-${n}.ts`);
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl' });
+      res.end(`${lines.join('\n')}\n`);
+    }, 50);
+  });
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  const gateway = createGateway(
+    {
+      log: { level: 'warn' },
+      zones: [{ name: 'live', origin: originUrl, scheme: 'gcore', secrets: [SECRET] }],
+    },
+    { defaultMetrics: false },
+  );
+  const listening = await gateway.listen({ host: '127.0.0.1', port: 0 });
+  let viewerRequests = 0;
+  try {
+    const deadline = Date.now() + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: viewers }, async (_, i) => {
+        const path = signUrl('/live/ch1/chunklist.m3u8', {
+          scheme: 'gcore',
+          secret: SECRET,
+          ttl: 600 + i,
+          dir: true,
+        });
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * targetDuration * 1000));
+        while (Date.now() < deadline) {
+          const res = await request(`${listening.url}${path}`);
+          await res.body.text();
+          viewerRequests += 1;
+          await new Promise((resolve) => setTimeout(resolve, targetDuration * 1000));
+        }
+      }),
+    );
+  } finally {
+    await gateway.close();
+    origin.closeAllConnections();
+    await new Promise<void>((resolve) => origin.close(() => resolve()));
+  }
+  const windows = seconds / (targetDuration / 2);
+  const text = table([
+    {
+      viewers,
+      seconds,
+      'viewer requests': viewerRequests,
+      'origin fetches': originFetches,
+      'fetches per viewer request': originFetches / viewerRequests,
+      'fetches per window': originFetches / windows,
+    },
+  ]);
+  const summary = `${text}\n\nOne live media playlist (target duration ${targetDuration} s, cache window ${targetDuration / 2} s); each viewer reloads every ${targetDuration} s at its own phase.`;
+  log(summary);
+  return { viewers, seconds, viewerRequests, originFetches, windows, table: summary };
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const distDir = process.env.STREAMGATE_DIST;
-  runGatewayBench({ ...(distDir ? { distDir } : {}) }).catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
+  runGatewayBench({ ...(distDir ? { distDir } : {}) })
+    .then(() => runCoalescingBench())
+    .catch((error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    });
 }

@@ -112,10 +112,10 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
    * Every request passes here first. Only origin-form targets are served (RFC 9112 §3.2.1): an
    * absolute-form target (`GET http://evil/x`, which Node hands over as req.url), a `//host` path or a
    * fragment (never part of a request target) is refused before anything else, and so is a Host that
-   * is not one plain `host[:port]`. `/_streamgate/*` goes to the express routes (`reserved`); media
-   * requests go straight to the proxy.
+   * is not one plain `host[:port]`. Media requests go straight to the proxy; true means the request is
+   * for the `/_streamgate/` surface, which the caller hands to express.
    */
-  const frontDoor = (req: IncomingMessage, res: ServerResponse, reserved: () => void): void => {
+  const frontDoor = (req: IncomingMessage, res: ServerResponse): boolean => {
     const started = performance.now();
     const id = requestId(req);
     res.setHeader('x-request-id', id);
@@ -125,29 +125,27 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     if (target.charCodeAt(0) !== 0x2f || target.charCodeAt(1) === 0x2f || target.includes('#')) {
       sendText(res, 400, 'request target');
       logDenial(rt, id, '-', 400, 'target', 'not an origin-form target', target);
-      return;
+      return false;
     }
     const host = requestHost(req);
     if (host === undefined) {
       sendText(res, 400, 'host');
       logDenial(rt, id, '-', 400, 'host', 'missing, repeated or malformed Host', target);
-      return;
+      return false;
     }
-    if (isReserved(target)) {
-      reserved();
-      return;
-    }
+    if (isReserved(target)) return true;
     const method = req.method;
     if (method === 'OPTIONS') {
       rt.cors.preflight(req, res);
-      return;
+      return false;
     }
     if (method !== 'GET' && method !== 'HEAD') {
       sendText(res, 405, 'method', { allow: ALLOW });
       logDenial(rt, id, '-', 405, 'method', `method ${method}`, target);
-      return;
+      return false;
     }
     proxyRequest(rt, router, req, res, id, host, started);
+    return false;
   };
 
   /** The `/_streamgate/` surface: health, metrics, and 404 for the rest of the reserved prefix. */
@@ -182,10 +180,9 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
    * machine, express 5's per-request setup (prototype swaps, router walk) cost more CPU than the whole
    * proxy exchange, about 200 µs per request.
    */
+  const surfaceListener = surface as unknown as (req: IncomingMessage, res: ServerResponse) => void;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    frontDoor(req, res, () => {
-      (surface as unknown as (req: IncomingMessage, res: ServerResponse) => void)(req, res);
-    });
+    if (frontDoor(req, res)) surfaceListener(req, res);
   };
 
   /** The same gateway as one express application, for mounting in an existing express server. */
@@ -193,7 +190,9 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', false);
-  app.use((req: Request, res: Response, next: NextFunction) => frontDoor(req, res, next));
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (frontDoor(req, res)) next();
+  });
   app.use(surface);
 
   const servers = new Set<Server>();
