@@ -80,11 +80,17 @@ export class LiveCache {
 
   /** Runs `fetch` once for `key` while it is pending, and files its outcome. */
   start(key: string, fetch: () => Promise<SharedOutcome>): Promise<SharedOutcome> {
-    const promise = fetch().then((outcome) => {
-      this.#inflight.delete(key);
-      this.#file(key, outcome);
-      return outcome;
-    });
+    const promise = fetch().then(
+      (outcome) => {
+        this.#inflight.delete(key);
+        this.#file(key, outcome);
+        return outcome;
+      },
+      (error: unknown) => {
+        this.#inflight.delete(key);
+        throw error;
+      },
+    );
     this.#inflight.set(key, promise);
     return promise;
   }

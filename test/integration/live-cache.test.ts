@@ -94,3 +94,11 @@ describe('RFC 9111 §5.2.2: what may be shared', () => {
     expect(isoDurationSeconds('PT')).toBeUndefined();
   });
 });
+
+describe('live manifest cache: a failed fetch', () => {
+  it('is not left pending: the next viewer starts a new one', async () => {
+    const cache = new LiveCache(10, 1 << 20);
+    await expect(cache.start('/f.m3u8', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(cache.pending('/f.m3u8')).toBeUndefined();
+  });
+});
