@@ -1,0 +1,340 @@
+/**
+ * What the strategy tests share: one signed manifest request per strategy, the real tokenizer, and a
+ * judge that checks every URI a player will request from a rewritten manifest by running the verifier
+ * on it (SPEC §3, §4), never by comparing token strings. The URI scanners live next to the tests
+ * (strategies-hls.test.ts, strategies-dash.test.ts) and share no code with the rewriters.
+ */
+import { expect } from 'vitest';
+import type { Tokenizer } from '../../src/manifest/types.js';
+import { checkRequest, type CheckOptions } from '../../src/tokens/check.js';
+import { canonicalRequestPath, directoryOf } from '../../src/tokens/path.js';
+import { SCHEMES } from '../../src/tokens/registry.js';
+import type { TokenScheme } from '../../src/tokens/scheme.js';
+import { signTarget, type SignScope } from '../../src/tokens/sign.js';
+import { createTokenizer, type TokenStrategy } from '../../src/tokens/strategy.js';
+import type { Grant, Verdict } from '../../src/tokens/verdict.js';
+
+export const GATEWAY = 'https://gw.example';
+export const SECRET = 'strategy-suite-secret';
+export const NOW = 1_700_000_000;
+export const PLAYLIST_TTL = 14_400;
+export const SEGMENT_TTL = 60;
+/** The manifest link's own lifetime, unlike both TTLs: an inherited expiry is told from a minted one. */
+export const LINK_TTL = 3_600;
+export const CLIENT_IP = '203.0.113.7';
+export const OTHER_IP = '198.51.100.23';
+
+export const STRATEGIES: readonly TokenStrategy[] = ['forward', 'mint', 'path'];
+
+export interface Run {
+  readonly label: string;
+  readonly scheme: TokenScheme;
+  /** The viewer's address when the zone binds tokens to IPs. */
+  readonly ip?: string;
+}
+
+export const RUNS: readonly Run[] = [
+  { label: 'gcore', scheme: SCHEMES.gcore },
+  { label: 'gcore bound to the viewer IP', scheme: SCHEMES.gcore, ip: CLIENT_IP },
+  { label: 'keycdn', scheme: SCHEMES.keycdn },
+];
+
+/** SPEC §4: forward copies a directory token, mint starts from a file token, path embeds one in the path. */
+const INCOMING_SCOPE: Readonly<Record<TokenStrategy, SignScope>> = {
+  forward: 'directory',
+  mint: 'file',
+  path: 'path',
+};
+
+export function checkOptions(run: Run, now: number, clientIp = run.ip): CheckOptions {
+  return {
+    scheme: run.scheme,
+    keys: [SECRET],
+    now,
+    ...(run.ip === undefined ? {} : { bindIp: true, clientIp }),
+  };
+}
+
+export interface SignedManifest {
+  /** The URL the viewer requested the manifest at, token included. */
+  readonly url: URL;
+  /** The verifier's verdict for that request: what the tokenizer starts from. */
+  readonly grant: Grant;
+}
+
+/** Signs `plainUrl` the way the strategy expects the viewer's link, and checks it like the gateway. */
+export function signManifest(plainUrl: string, strategy: TokenStrategy, run: Run): SignedManifest {
+  const signed = signTarget(plainUrl, {
+    scheme: run.scheme,
+    secret: SECRET,
+    expires: NOW + LINK_TTL,
+    scope: INCOMING_SCOPE[strategy],
+    ...(run.ip === undefined ? {} : { ip: run.ip }),
+  });
+  const verdict = checkRequest(signed, checkOptions(run, NOW)).verdict;
+  expect(verdict.ok, `the manifest link ${signed} must verify`).toBe(true);
+  const grant = verdict as Grant;
+  expect(grant.scope).toBe(INCOMING_SCOPE[strategy]);
+  return { url: new URL(signed), grant };
+}
+
+export function tokenizerFor(
+  strategy: TokenStrategy,
+  run: Run,
+  grant: Grant,
+  staticManifest: boolean,
+  upstreamOrigin?: string,
+): Tokenizer {
+  return createTokenizer({
+    strategy,
+    scheme: run.scheme,
+    signingKey: SECRET,
+    incoming: grant,
+    now: NOW,
+    playlistTtl: PLAYLIST_TTL,
+    segmentTtl: SEGMENT_TTL,
+    staticManifest,
+    publicOrigin: GATEWAY,
+    ...(upstreamOrigin === undefined ? {} : { upstreamOrigin }),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+/** One URI site found by a test scanner, with the URLs a player requests from it. */
+export interface FoundSite {
+  /** Where it sits, e.g. `segment`, `EXT-X-MAP@URI`, `SegmentTemplate@media`. */
+  readonly site: string;
+  /** The value as written (XML-decoded, trimmed). */
+  readonly raw: string;
+  /** Reloaded by the player (SPEC §4 mint: playlist lifetime). */
+  readonly playlist: boolean;
+  /**
+   * The absolute http(s) URLs requested for it: one, or a template's first, middle and last segment
+   * for each Representation. Empty when the value names no http(s) resource (`data:`, `skd:`, an
+   * undefined variable): such a value must come out unchanged.
+   */
+  readonly urls: readonly URL[];
+  /** A BaseURL naming a directory: never requested itself, only a base for others. */
+  readonly directory?: boolean;
+  /**
+   * A template whose directory differs per Representation (`$RepresentationID$/…` shared by several):
+   * no single directory token covers it, so mint may leave it alone (src/tokens/strategy.ts).
+   */
+  readonly templatedDirectory?: boolean;
+}
+
+/** SPEC §3: `~{token}~{expires}` is a path segment of its own; `~` is not base64url. */
+const PATH_TOKEN_SEGMENT = /^~[^/~]*~[^/~]*$/;
+
+function queryPairs(url: URL): string[] {
+  return url.search === '' ? [] : url.search.slice(1).split('&');
+}
+
+function pairName(pair: string): string {
+  const eq = pair.indexOf('=');
+  const name = eq === -1 ? pair : pair.slice(0, eq);
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' '));
+  } catch {
+    return name;
+  }
+}
+
+export function carriesToken(url: URL, scheme: TokenScheme): boolean {
+  const names = [scheme.params.token, scheme.params.expires];
+  if (queryPairs(url).some((pair) => names.includes(pairName(pair)))) return true;
+  return url.pathname.split('/').some((segment) => PATH_TOKEN_SEGMENT.test(segment));
+}
+
+/** Path and query of a URL with any token of `scheme` taken out: the resource the origin is asked for. */
+export function resourceOf(url: URL, scheme: TokenScheme): string {
+  const names = [scheme.params.token, scheme.params.expires];
+  const path = url.pathname
+    .split('/')
+    .filter((segment) => !PATH_TOKEN_SEGMENT.test(segment))
+    .join('/');
+  const query = queryPairs(url)
+    .filter((pair) => pair !== '' && !names.includes(pairName(pair)))
+    .join('&');
+  return query === '' ? path : `${path}?${query}`;
+}
+
+/**
+ * Removes token parameters and path-token segments from any text (values read back by m3u8-parser or
+ * fast-xml-parser), leaving every other byte.
+ */
+export function withoutTokens(value: string, scheme: TokenScheme): string {
+  const names = `${scheme.params.token}|${scheme.params.expires}`;
+  return value
+    .replace(new RegExp(`([?&])(?:${names})=[^&#"\\s]*`, 'g'), '$1')
+    .replace(/&&+/g, '&')
+    .replace(/\?&/g, '?')
+    .replace(/[?&]+(?=#|$|\s)/g, '')
+    .replace(/\/~[A-Za-z0-9_-]*~[0-9]+(?=\/)/g, '');
+}
+
+export interface JudgeContext {
+  readonly strategy: TokenStrategy;
+  readonly run: Run;
+  readonly grant: Grant;
+  /** Whether the test's own reading finds the manifest static (loaded once: media get the playlist TTL). */
+  readonly staticManifest: boolean;
+  /** The upstream origin the tokenizer was told about: its absolute URIs count as the gateway's. */
+  readonly upstreamOrigin?: string;
+}
+
+export interface Judgement {
+  /** Requested URLs on the gateway (or the upstream origin) the judge looked at. */
+  readonly sameHost: number;
+  /** URLs that carry a token. */
+  readonly tokened: number;
+  /** URLs whose token the verifier accepted with every check below passing. */
+  readonly verified: number;
+  /** URLs the strategy must give a token to. */
+  readonly required: number;
+  /** Each broken rule, as `rule: site raw → requested URL (detail)`. */
+  readonly violations: readonly string[];
+}
+
+function decodedPath(url: URL): string | undefined {
+  const checked = canonicalRequestPath(url.pathname);
+  return checked.ok ? checked.path : undefined;
+}
+
+/** Whether SPEC §4 says the strategy must give the URL a token. */
+function required(context: JudgeContext, site: FoundSite, intended: URL): boolean {
+  // A path the gateway refuses (400) could never be opened, whatever token it carried.
+  const path = decodedPath(intended);
+  if (path === undefined) return false;
+  const { grant } = context;
+  switch (context.strategy) {
+    case 'forward':
+      return directoryOf(path) === grant.signedPath;
+    case 'mint':
+      return site.templatedDirectory !== true;
+    case 'path':
+      return path.startsWith(grant.signedPath);
+  }
+}
+
+function expectedExpiry(context: JudgeContext, site: FoundSite): number {
+  if (context.strategy !== 'mint') return context.grant.expires;
+  return NOW + (site.playlist || context.staticManifest ? PLAYLIST_TTL : SEGMENT_TTL);
+}
+
+function describeVerdict(verdict: Verdict): string {
+  return verdict.ok ? 'ok' : `${verdict.status} ${verdict.reason}: ${verdict.detail}`;
+}
+
+/**
+ * Pairs the sites of the input (resolved against the unsigned manifest URL: what the origin meant)
+ * with those of the output (resolved against the URL the viewer requested: what the player will ask
+ * for) and checks each requested URL:
+ * - a foreign URI, or one naming no http(s) resource, comes out byte for byte as it went in;
+ * - a token is never sent to a host other than the gateway;
+ * - the URL still names the resource the origin meant, once its token is taken out;
+ * - where the strategy must give a token, one is there; forward and path give none outside their scope;
+ * - every token the URL carries is accepted by the verifier just after `now`, still at one second
+ *   before its expected expiry and answered 410 at it, and refused (403) from another IP when bound.
+ */
+export function judge(
+  input: readonly FoundSite[],
+  output: readonly FoundSite[],
+  context: JudgeContext,
+): Judgement {
+  const { run } = context;
+  const gatewayOrigins = new Set([GATEWAY, ...(context.upstreamOrigin ? [context.upstreamOrigin] : [])]);
+  const violations: string[] = [];
+  let sameHost = 0;
+  let tokened = 0;
+  let verified = 0;
+  let requiredCount = 0;
+  if (output.length !== input.length) {
+    violations.push(`site count: ${input.length} in the input, ${output.length} in the output`);
+    return { sameHost, tokened, verified, required: requiredCount, violations };
+  }
+
+  input.forEach((before, index) => {
+    const after = output[index]!;
+    const where = `${before.site} ${before.raw}`;
+    if (after.site !== before.site) violations.push(`site order: ${where} became ${after.site}`);
+    const foreign = before.urls.every((url) => !gatewayOrigins.has(url.origin));
+    if (foreign) {
+      if (after.raw !== before.raw) violations.push(`changed a URI the gateway does not serve: ${where}`);
+      return;
+    }
+    if (after.urls.length !== before.urls.length) {
+      violations.push(`expansion count: ${where}`);
+      return;
+    }
+    if (before.directory) return;
+    before.urls.forEach((intended, j) => {
+      const played = after.urls[j]!;
+      const fail = (rule: string, detail = ''): void => {
+        violations.push(`${rule}: ${where} → ${played.href}${detail === '' ? '' : ` (${detail})`}`);
+      };
+      if (!gatewayOrigins.has(intended.origin)) return;
+      sameHost += 1;
+      const carries = carriesToken(played, run.scheme);
+      if (carries) tokened += 1;
+      if (carries && played.origin !== GATEWAY) {
+        fail('token sent to another host than the gateway');
+        return;
+      }
+      if (resourceOf(played, run.scheme) !== resourceOf(intended, run.scheme)) {
+        fail('names another resource than the origin meant', resourceOf(intended, run.scheme));
+      }
+      const must = required(context, before, intended);
+      if (must) requiredCount += 1;
+      if (must && !carries) fail('no token');
+      if (!must && carries && context.strategy !== 'mint') fail('token outside the incoming scope');
+      if (!carries) return;
+
+      const at = (now: number, ip?: string): Verdict =>
+        checkRequest(played.href, checkOptions(run, now, ip)).verdict;
+      const first = at(NOW + 1);
+      if (!first.ok) {
+        fail('token refused', describeVerdict(first));
+        return;
+      }
+      const expires = expectedExpiry(context, before);
+      const lastSecond = at(expires - 1);
+      const atExpiry = at(expires);
+      const afterSegmentTtl = at(NOW + SEGMENT_TTL);
+      let good = true;
+      if (!lastSecond.ok) {
+        fail(`refused one second before the expected expiry ${expires}`, describeVerdict(lastSecond));
+        good = false;
+      }
+      if (atExpiry.ok || atExpiry.status !== 410) {
+        fail(`not 410 at the expected expiry ${expires}`, describeVerdict(atExpiry));
+        good = false;
+      }
+      if (afterSegmentTtl.ok !== NOW + SEGMENT_TTL < expires) {
+        fail('wrong verdict at now + segmentTtl', describeVerdict(afterSegmentTtl));
+        good = false;
+      }
+      if (run.ip !== undefined) {
+        const elsewhere = at(NOW + 1, OTHER_IP);
+        if (elsewhere.ok || elsewhere.reason !== 'invalid') {
+          fail('an IP-bound token opens for another IP', describeVerdict(elsewhere));
+          good = false;
+        }
+      }
+      if (good) verified += 1;
+    });
+  });
+  return { sameHost, tokened, verified, required: requiredCount, violations };
+}
+
+/** Resolves a reference like a player (RFC 3986 §5); only http(s) URLs are requested from a host. */
+export function resolveHttp(reference: string, base: URL | undefined): URL | undefined {
+  if (base === undefined && !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(reference)) return undefined;
+  try {
+    const url = new URL(reference, base);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
