@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isStaticManifest, rewriteManifest, sniffManifest } from '../manifest/index.js';
 import { checkRequest } from '../tokens/check.js';
-import { createTokenizer, type TokenStrategy } from '../tokens/strategy.js';
+import { createTokenizer, resolutionBase, type TokenStrategy } from '../tokens/strategy.js';
 import {
   asUsage,
   nowSeconds,
@@ -115,7 +115,8 @@ export function runRewrite(argv: string[], io: Io): number {
     publicOrigin: manifestUrl.origin,
     upstreamOrigin,
   });
-  const result = rewriteManifest(kind, text, { manifestUrl, tokenize });
+  const base = new URL(resolutionBase(values.url, verdict), manifestUrl);
+  const result = rewriteManifest(kind, text, { manifestUrl: base, tokenize });
   if (result.malformed !== undefined)
     io.err(`streamgate rewrite: passed through unchanged: ${result.malformed}`);
   process.stdout.write(result.text);

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'n
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { isStaticManifest, rewriteManifest, type ManifestKind } from '../manifest/index.js';
 import type { RewriteResult } from '../manifest/types.js';
-import { createTokenizer } from '../tokens/strategy.js';
+import { createTokenizer, resolutionBase } from '../tokens/strategy.js';
 import { viewerResponseHeaders } from './headers.js';
 import { redactTarget } from './log.js';
 import type { GatewayRuntime, ViewerRequest, ZoneRuntime } from './runtime.js';
@@ -216,7 +216,7 @@ export function serveManifest(
         upstreamOrigin: config.origin,
       });
       result = rewriteManifest(manifest.kind, manifest.text, {
-        manifestUrl: new URL(view.target, publicOrigin),
+        manifestUrl: new URL(resolutionBase(view.target, view.grant), publicOrigin),
         tokenize,
       });
     } catch (error) {

@@ -55,6 +55,12 @@ export interface PathGrant {
   /** The path segment to insert, without slashes, e.g. `~token~1700000000`. */
   readonly segment: string;
   /**
+   * The resolved path of the URI (`UriTarget.pathname`). A relative URI that climbs out of the
+   * token's directory (`../1M/chunks.m3u8`) no longer inherits the path token: it is written
+   * root-relative from this path, with the segment inserted.
+   */
+  readonly resolvedPath?: string;
+  /**
    * When set (`http://gateway.example:8080`), an absolute URI's scheme and authority are replaced by
    * it: a manifest that names the upstream origin absolutely must send the player to the gateway.
    */

@@ -86,6 +86,7 @@ function isAbsolute(uri: string): boolean {
 }
 
 const PATH_TOKEN_SEGMENT = /^~[^/~]*~[^/~]*$/;
+const DOT_DOT = /(?:^|\/)\.\.(?:\/|$)/;
 
 function withPathGrant(path: string, afterPath: string, segment: string, syntax: SpliceSyntax): string {
   if (!path.startsWith('/')) return path;
@@ -120,6 +121,13 @@ export function applyGrant(raw: string, grant: TokenGrant, syntax: SpliceSyntax 
   if (grant.rebaseTo !== undefined && isAbsolute(beforeQuery)) prefix = grant.rebaseTo;
 
   if (grant.kind === 'path') {
+    if (prefix === '' && !path.startsWith('/')) {
+      // A relative reference that does not climb resolves below the manifest, inside the path token's
+      // subtree: it inherits the token as it is. One that climbs is written root-relative from the
+      // resolved path (templates keep their own text: `$Number%05d$` is not what that path holds).
+      if (!DOT_DOT.test(path) || grant.resolvedPath === undefined || path.includes('$')) return raw;
+      path = grant.resolvedPath;
+    }
     path = withPathGrant(path, grant.afterPath, grant.segment, syntax);
     beforeQuery = prefix + path;
     return `${beforeQuery}${query === undefined ? '' : `?${query}`}${fragment}`;

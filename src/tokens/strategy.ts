@@ -94,11 +94,19 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
     // request that came with a path token keeps its tokens in the path.
     if (incoming.scope === 'path' || context.strategy === 'path') {
       if (incoming.scope !== 'path') return undefined;
+      // Relative URIs that stay below the manifest's directory inherit the token and are left alone
+      // (applyGrant); the rest get the segment inserted after the signed directory.
       const directory = incoming.signedPath;
       const segment = `~${incoming.token}~${incoming.expires}`;
       if (path.startsWith(`${directory}${segment}/`)) return undefined;
       if (!path.startsWith(directory)) return undefined;
-      return { kind: 'path', afterPath: directory, segment, ...(rebaseTo === undefined ? {} : { rebaseTo }) };
+      return {
+        kind: 'path',
+        afterPath: directory,
+        segment,
+        resolvedPath: target.pathname,
+        ...(rebaseTo === undefined ? {} : { rebaseTo }),
+      };
     }
 
     if (context.strategy === 'forward') {
@@ -119,4 +127,18 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
     const token = scheme.sign({ path: signedPath, expires, ip: incoming.ip }, context.signingKey);
     return tokenGrant(scheme, token, expires, rebaseTo);
   };
+}
+
+/**
+ * The URL a manifest's relative URIs must be resolved against to name what the origin meant: the
+ * request target without its path token. The `~token~expires` segment is one more path level for the
+ * player, so `../1M/chunks.m3u8` resolved against the public URL would land one level too deep; against
+ * this base it names the origin's resource, and the tokenizer's path grant writes it back with the
+ * token in place.
+ */
+export function resolutionBase(target: string, incoming: Grant): string {
+  if (incoming.scope !== 'path') return target;
+  const segment = `/~${incoming.token}~${incoming.expires}/`;
+  const at = target.indexOf(segment);
+  return at === -1 ? target : `${target.slice(0, at)}/${target.slice(at + segment.length)}`;
 }
