@@ -1,3 +1,4 @@
+import { DEMO_HELP, runDemo } from '../demo/command.js';
 import { REWRITE_HELP, runRewrite } from './rewrite.js';
 import { runServe, SERVE_HELP } from './serve.js';
 import { runSign, SIGN_HELP } from './sign.js';
@@ -8,6 +9,7 @@ type Command = (argv: string[], io: Io) => number | Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   serve: { run: runServe, help: SERVE_HELP },
+  demo: { run: runDemo, help: DEMO_HELP },
   rewrite: { run: runRewrite, help: REWRITE_HELP },
   sign: { run: runSign, help: SIGN_HELP },
   verify: { run: runVerify, help: VERIFY_HELP },

@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import { configOrThrow } from '../config/index.js';
+import { createGateway } from '../gateway/index.js';
+import { signTarget } from '../tokens/sign.js';
+import { schemeByName } from '../tokens/registry.js';
+import { startLiveOrigin } from './live-origin.js';
+import { startStaticOrigin } from './static-origin.js';
+
+const root = (relative: string) => fileURLToPath(new URL(`../../${relative}`, import.meta.url));
+
+export interface DemoStream {
+  readonly id: string;
+  readonly title: string;
+  readonly type: 'hls' | 'dash';
+  readonly path: string;
+  readonly live: boolean;
+}
+
+export const DEMO_STREAMS: readonly DemoStream[] = [
+  {
+    id: 'vod-fmp4',
+    title: 'VOD · HLS fMP4, 3 renditions, audio + subtitles',
+    type: 'hls',
+    path: '/vod/vod-fmp4/master.m3u8',
+    live: false,
+  },
+  {
+    id: 'vod-ts-aes',
+    title: 'VOD · HLS MPEG-TS, AES-128',
+    type: 'hls',
+    path: '/vod/vod-ts-aes/master.m3u8',
+    live: false,
+  },
+  {
+    id: 'live',
+    title: 'Live · HLS (sliding window)',
+    type: 'hls',
+    path: '/live/demo/master.m3u8',
+    live: true,
+  },
+  {
+    id: 'live-nimble',
+    title: 'Live · HLS, Nimble-style session ids',
+    type: 'hls',
+    path: '/nimble/demo/playlist.m3u8',
+    live: true,
+  },
+  {
+    id: 'dash-number',
+    title: 'VOD · DASH SegmentTemplate $Number$',
+    type: 'dash',
+    path: '/vod/dash/number/manifest.mpd',
+    live: false,
+  },
+  {
+    id: 'dash-timeline',
+    title: 'VOD · DASH SegmentTimeline $Time$',
+    type: 'dash',
+    path: '/vod/dash/timeline/manifest.mpd',
+    live: false,
+  },
+];
+
+export interface DemoOptions {
+  readonly host?: string;
+  /** Port of the demo page; 0 picks a free one. */
+  readonly port?: number;
+  /** Port of the gateway; 0 picks a free one. */
+  readonly gatewayPort?: number;
+  readonly scheme?: 'keycdn' | 'gcore';
+  readonly segmentTtl?: number;
+  readonly logLevel?: 'silent' | 'info' | 'warn' | 'debug';
+}
+
+export interface Demo {
+  readonly pageUrl: string;
+  readonly gatewayUrl: string;
+  close(): Promise<void>;
+}
+
+function vendorFile(relative: string): string {
+  const path = root(`node_modules/${relative}`);
+  if (!existsSync(path)) {
+    throw new Error(
+      `the demo needs ${relative}: run "npm ci" in the streamgate checkout (it is a dev dependency)`,
+    );
+  }
+  return path;
+}
+
+/**
+ * The whole product on one machine: a VOD origin serving the committed fixtures, a live origin
+ * simulator (plain and Nimble-style), the gateway in front of both with tokens required, and a
+ * publisher page whose backend signs links with the library.
+ */
+export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
+  const host = options.host ?? '127.0.0.1';
+  const schemeName = options.scheme ?? 'gcore';
+  const scheme = schemeByName(schemeName)!;
+  const secret = randomBytes(18).toString('base64url');
+
+  const vod = await startStaticOrigin({ root: root('fixtures/media'), mount: '/vod', host });
+  const live = await startLiveOrigin({ sourceDir: root('fixtures/media/live-src'), style: 'plain', host });
+  const nimble = await startLiveOrigin({
+    sourceDir: root('fixtures/media/live-src'),
+    style: 'nimble',
+    app: 'nimble',
+    host,
+  });
+  const zone = {
+    scheme: schemeName,
+    secrets: [secret],
+    tokens: 'mint',
+    playlistTtl: 14_400,
+    segmentTtl: options.segmentTtl ?? 30,
+  } as const;
+  const config = configOrThrow({
+    listen: { host, port: options.gatewayPort ?? 0 },
+    log: { level: options.logLevel ?? 'warn' },
+    zones: [
+      { name: 'vod', pathPrefix: '/vod', origin: vod.url, ...zone },
+      { name: 'live', pathPrefix: '/live', origin: live.url, ...zone },
+      { name: 'nimble', pathPrefix: '/nimble', origin: nimble.url, ...zone },
+    ],
+  });
+  const gateway = createGateway(config);
+  const listening = await gateway.listen();
+  const gatewayUrl = listening.url.replace(/\/$/, '');
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/api/streams', (_req, res) => {
+    res.json(DEMO_STREAMS.map(({ id, title, type, live: isLive }) => ({ id, title, type, live: isLive })));
+  });
+  // The publisher's backend: what the seeds' PHP snippets did, done with the library.
+  app.get('/api/sign', (req, res) => {
+    const stream = DEMO_STREAMS.find((s) => s.id === req.query.stream);
+    const ttl = Number(req.query.ttl ?? 3600);
+    if (!stream || !Number.isInteger(ttl) || ttl < 1 || ttl > 86_400) {
+      res.status(400).json({ error: 'stream must be one of /api/streams and ttl 1–86400 seconds' });
+      return;
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const variant = String(req.query.variant ?? 'valid');
+    const expires = variant === 'expired' ? now - 60 : now + ttl;
+    let url = signTarget(`${gatewayUrl}${stream.path}`, { scheme, secret, expires });
+    if (variant === 'tampered') {
+      // One character of the token changed: what a viewer who edits a link gets.
+      url = url.replace(
+        /([?&](?:md5|token)=)(.)/,
+        (_m, name: string, first: string) => `${name}${first === 'A' ? 'B' : 'A'}`,
+      );
+    }
+    res.json({ url, expires });
+  });
+  app.get('/vendor/hls.min.js', (_req, res) => res.sendFile(vendorFile('hls.js/dist/hls.min.js')));
+  app.get('/vendor/dash.all.min.js', (_req, res) =>
+    res.sendFile(vendorFile('dashjs/dist/modern/umd/dash.all.min.js')),
+  );
+  app.get('/embed', (_req, res) => res.sendFile(root('player-demo/embed.html')));
+  app.use(express.static(root('player-demo'), { index: 'index.html' }));
+
+  const server = app.listen(options.port ?? 0, host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    pageUrl: `http://${host}:${port}/`,
+    gatewayUrl,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listening.close();
+      await Promise.all([vod.close(), live.close(), nimble.close()]);
+    },
+  };
+}

@@ -1,0 +1,160 @@
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page, Response } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemo, type Demo } from '../../src/demo/server.js';
+import { chromiumStatus, INSTALL_HINT, launchChromium } from './chromium.js';
+
+const status = chromiumStatus();
+if (status === 'missing')
+  console.warn(`browser tests skipped: /usr/bin/chromium not found — ${INSTALL_HINT}`);
+
+interface Seen {
+  url: string;
+  status: number;
+}
+
+/** Every response the page received, from the network itself (not from the page's own log). */
+function watch(page: Page): Seen[] {
+  const seen: Seen[] = [];
+  page.on('response', (response: Response) => seen.push({ url: response.url(), status: response.status() }));
+  page.on('requestfailed', (request) => seen.push({ url: request.url(), status: 0 }));
+  return seen;
+}
+
+function carriesToken(url: string): boolean {
+  const u = new URL(url);
+  return (
+    /\/~[A-Za-z0-9_-]{22}~\d+\//.test(u.pathname) ||
+    (u.searchParams.has('md5') && u.searchParams.has('expires'))
+  );
+}
+
+async function currentTime(page: Page): Promise<number> {
+  return page.evaluate(() => (document.getElementById('video') as HTMLVideoElement).currentTime);
+}
+
+async function waitForMedia(page: Page, seconds: number, timeoutMs: number): Promise<void> {
+  await page.waitForFunction(
+    (target) => (document.getElementById('video') as HTMLVideoElement).currentTime >= target,
+    seconds,
+    { timeout: timeoutMs, polling: 250 },
+  );
+}
+
+describe.skipIf(status === 'missing')('the demo plays protected streams in Chromium', () => {
+  let demo: Demo;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (status === 'missing-in-ci')
+      throw new Error(`CI=true and /usr/bin/chromium is missing: ${INSTALL_HINT}`);
+    demo = await startDemo({ segmentTtl: 30 });
+    browser = await launchChromium();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await demo?.close();
+  });
+
+  function assertNetwork(seen: Seen[], mediaPattern: RegExp): Seen[] {
+    const gateway = new URL(demo.gatewayUrl).host;
+    const page = new URL(demo.pageUrl).host;
+    const hosts = new Set(seen.map((s) => new URL(s.url).host));
+    // No request left for a third party; everything is the page or the gateway.
+    expect([...hosts].filter((h) => h !== gateway && h !== page)).toEqual([]);
+    const media = seen.filter((s) => new URL(s.url).host === gateway);
+    expect(media.filter((s) => mediaPattern.test(new URL(s.url).pathname)).length).toBeGreaterThan(0);
+    for (const request of media) {
+      expect([200, 206], request.url).toContain(request.status);
+      expect(carriesToken(request.url), request.url).toBe(true);
+    }
+    return media;
+  }
+
+  it('VOD HLS (fMP4, 3 renditions, separate audio) plays ≥ 10 s with subtitles loaded and a cue shown', async () => {
+    const page = await browser.newPage();
+    const seen = watch(page);
+    await page.goto(`${demo.pageUrl}?stream=vod-fmp4&ttl=3600`);
+    await page.waitForFunction(
+      () => !(document.getElementById('subtitles') as HTMLSelectElement).disabled,
+      null,
+      {
+        timeout: 20_000,
+      },
+    );
+    await page.selectOption('#subtitles', { index: 1 });
+    await waitForMedia(page, 10, 40_000);
+    const cues = await page.evaluate(() => {
+      const video = document.getElementById('video') as HTMLVideoElement;
+      return Array.from(video.textTracks).map((t) => ({
+        mode: t.mode,
+        cues: t.cues?.length ?? 0,
+        active: t.activeCues?.length ?? 0,
+      }));
+    });
+    expect(cues.some((t) => t.mode === 'showing' && t.cues > 0)).toBe(true);
+    const media = assertNetwork(seen, /\.m4s$|\.mp4$/);
+    expect(media.some((s) => s.url.includes('.vtt'))).toBe(true);
+    mkdirSync('docs', { recursive: true });
+    await page.screenshot({ path: 'docs/demo-playing.png' });
+    await page.close();
+  }, 90_000);
+
+  it('VOD HLS in MPEG-TS with AES-128 plays, and the key request carried a token', async () => {
+    const page = await browser.newPage();
+    const seen = watch(page);
+    await page.goto(`${demo.pageUrl}?stream=vod-ts-aes&ttl=3600`);
+    await waitForMedia(page, 6, 40_000);
+    const media = assertNetwork(seen, /\.ts$/);
+    const keys = media.filter((s) => /\.(key|bin)$/.test(new URL(s.url).pathname));
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.every((k) => k.status === 200 && carriesToken(k.url))).toBe(true);
+    await page.close();
+  }, 90_000);
+
+  it('an expired link shows the 410 message and plays nothing', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${demo.pageUrl}?stream=vod-fmp4&variant=expired`);
+    await page.waitForSelector('#message:not([hidden])', { timeout: 15_000 });
+    expect(await page.textContent('#message')).toMatch(/expired \(410\)/);
+    expect(await currentTime(page)).toBe(0);
+    await page.close();
+  }, 30_000);
+
+  it('a tampered link shows the 403 message and plays nothing', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${demo.pageUrl}?stream=vod-fmp4&variant=tampered`);
+    await page.waitForSelector('#message:not([hidden])', { timeout: 15_000 });
+    expect(await page.textContent('#message')).toMatch(/denied \(403\)/);
+    expect(await currentTime(page)).toBe(0);
+    await page.close();
+  }, 30_000);
+
+  it('live HLS in mint mode from a 2-second master link plays ≥ 60 s without a stall', async () => {
+    const page = await browser.newPage();
+    const seen = watch(page);
+    await page.goto(`${demo.pageUrl}?stream=live&ttl=2`);
+    await page.waitForFunction(
+      () => (document.getElementById('video') as HTMLVideoElement).currentTime > 0,
+      null,
+      {
+        timeout: 30_000,
+      },
+    );
+    const start = await currentTime(page);
+    await page.evaluate(() => {
+      const video = document.getElementById('video') as HTMLVideoElement;
+      (window as unknown as { stalls: number }).stalls = 0;
+      video.addEventListener('waiting', () => {
+        (window as unknown as { stalls: number }).stalls += 1;
+      });
+    });
+    await waitForMedia(page, start + 60, 90_000);
+    expect(await page.evaluate(() => (window as unknown as { stalls: number }).stalls)).toBe(0);
+    const media = assertNetwork(seen, /\.ts$/);
+    // The master link was dead within 2 s; playlist reloads kept working for a minute on minted tokens.
+    expect(media.filter((s) => s.url.includes('.m3u8')).length).toBeGreaterThan(10);
+    await page.close();
+  }, 150_000);
+});
