@@ -126,8 +126,7 @@ export class DemoPlayer {
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (data.fatal && this.state !== 'error') this.fail(data.response?.code ?? this.lastFailure());
     });
-    hls.on(Hls.Events.MANIFEST_PARSED, () => {
-      this.video.play().catch(() => {});
+    const reportTracks = () =>
       onTracks?.({
         audio: hls.audioTracks.map((t, i) => ({ id: i, name: t.name || t.lang || `audio ${i + 1}` })),
         subtitles: hls.subtitleTracks.map((t, i) => ({
@@ -142,7 +141,13 @@ export class DemoPlayer {
           hls.subtitleTrack = i;
         },
       });
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      this.video.play().catch(() => {});
+      reportTracks();
     });
+    // hls.js fills its track lists after the manifest is parsed.
+    hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, reportTracks);
+    hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, reportTracks);
     hls.loadSource(url);
     hls.attachMedia(this.video);
     this.engine = hls;

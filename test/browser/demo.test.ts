@@ -16,7 +16,10 @@ interface Seen {
 /** Every response the page received, from the network itself (not from the page's own log). */
 function watch(page: Page): Seen[] {
   const seen: Seen[] = [];
-  page.on('response', (response: Response) => seen.push({ url: response.url(), status: response.status() }));
+  page.on('response', (response: Response) => {
+    // blob: and data: URLs are the player's own workers and buffers, not network requests.
+    if (/^https?:/.test(response.url())) seen.push({ url: response.url(), status: response.status() });
+  });
   page.on('requestfailed', (request) => seen.push({ url: request.url(), status: 0 }));
   return seen;
 }
