@@ -13,6 +13,12 @@ export type { Verdict, Grant, Denial, DenialReason, TokenScope } from './tokens/
 export { SignError } from './tokens/sign.js';
 export { SCHEMES, SCHEME_NAMES } from './tokens/registry.js';
 export { canonicalIp } from './tokens/ip.js';
+export { rewriteHls } from './manifest/hls/index.js';
+export { rewriteDash } from './manifest/dash/index.js';
+export type { RewriteOptions, RewriteResult, Tokenizer, TokenGrant, UriTarget } from './manifest/types.js';
+export { createTokenizer, type StrategyContext, type TokenStrategy } from './tokens/strategy.js';
+export { createGateway, type Gateway } from './gateway/index.js';
+export { loadConfig, ConfigError, type Config } from './config/index.js';
 
 export interface SignUrlOptions {
   readonly scheme: SchemeName;

@@ -10,7 +10,7 @@ const HLS_TYPES = new Set([
   'audio/mpegurl',
   'audio/x-mpegurl',
 ]);
-const DASH_TYPES = new Set(['application/dash+xml']);
+const DASH_TYPES = new Set(['application/dash+xml', 'application/dash-patch+xml']);
 // Types an origin uses when it does not know better; the body decides.
 const VAGUE_TYPES = new Set([
   '',
@@ -61,7 +61,9 @@ export function isStaticManifest(kind: ManifestKind, text: string): boolean {
     if (/^#EXT-X-STREAM-INF/m.test(text)) return true;
     return /^#EXT-X-ENDLIST\b/m.test(text) || /^#EXT-X-PLAYLIST-TYPE:\s*VOD\b/m.test(text);
   }
-  const mpd = /<(?:[A-Za-z_][\w.-]*:)?MPD\b[^>]*>/.exec(text)?.[0] ?? '';
+  // An MPD Patch (ISO/IEC 23009-1 Annex G) only exists for dynamic MPDs.
+  const mpd = /<(?:[A-Za-z_][\w.-]*:)?(?:MPD|Patch)\b[^>]*>/.exec(text)?.[0] ?? '';
+  if (/^<(?:[A-Za-z_][\w.-]*:)?Patch\b/.test(mpd)) return false;
   return !/\btype\s*=\s*["']dynamic["']/.test(mpd);
 }
 

@@ -537,29 +537,9 @@ const ANNEX_G_LEAVES = [
 ].map((file) => `Representation/BaseURL ${file}`);
 const OTHER_HOST = 'token sent to another host than the gateway';
 const FAILOVER = 'token sent to another host on BaseURL failover';
-const PATCH_SEGMENTS = [
-  'SegmentTemplate@media subs/$Number$.m4s',
-  'SegmentTemplate@initialization subs/init.mp4',
-  'SegmentTemplate@media audio/v2/$Time$.m4s',
-  'patch/BaseURL video-v2.mp4',
-];
 
 /** Defects in src/ this suite finds: each entry pins the exact violations and fails once it is fixed. */
 const KNOWN: readonly KnownDefect[] = [
-  // isStaticManifest('dash', patch) is true (it looks for `<MPD type="dynamic">`, absent from a Patch),
-  // so segments named in an MPD Patch, which only exists for a dynamic MPD, get playlistTtl.
-  ...knownDefects(
-    'fixtures/dash/patch-update.mpp',
-    'mint',
-    `not 410 at the expected expiry ${NOW + SEGMENT_TTL}`,
-    PATCH_SEGMENTS,
-  ),
-  ...knownDefects(
-    'fixtures/dash/patch-update.mpp',
-    'mint',
-    'wrong verdict at now + segmentTtl',
-    PATCH_SEGMENTS,
-  ),
   // A directory BaseURL naming the upstream origin is not a site, so it is not rebased to the gateway:
   // the URLs below it get minted tokens and send the player, token and all, to the upstream origin.
   ...knownDefects(AXINOM, 'mint', OTHER_HOST, [
