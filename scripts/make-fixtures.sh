@@ -67,6 +67,52 @@ encode_audio() { # out.aac duration
     "${AAC[@]}" "${MUX[@]}" "$1"
 }
 
+# --- Live DASH source: a seamless 32 s loop of fMP4 segments for the simulator's live MPD ------------
+# 32 s because the loop must hold whole 2 s segments and whole AAC frames of 1024 samples at 48 kHz:
+# 8 s (375 frames) is the shortest length that does both; 32 s is 16 segments and 1500 frames. The
+# simulator rewrites each served segment's tfdt to loop * 32 s + the tfdt written here. The audio is cut
+# from the middle of a 64 s encode, frames 1500-2999, so the frame before the first one served is,
+# after a loop, the one the encoder wrote before it: the tone repeats every 32 s, so no priming gap or
+# click at the loop point. Every video segment starts with an IDR, so the video loops cleanly anyway.
+LIVE_DASH_DUR=32
+live_dash_src() { # out-dir mezzanine-dir
+  local d=$1 m=$2
+  mkdir -p "$d" "$m"
+  encode_video "$m/live-dash360.mp4" 640 360 400 "LIVE DASH 360p" "$LIVE_DASH_DUR"
+  encode_audio "$m/live-dash-audio-2x.aac" $((2 * LIVE_DASH_DUR))
+  # Output -ss with stream copy drops whole packets before 32 s, exactly frame 1500, and restarts at 0.
+  "${FF[@]}" -i "$m/live-dash-audio-2x.aac" -ss "$LIVE_DASH_DUR" -t "$LIVE_DASH_DUR" -c copy "${MUX[@]}" \
+    "$m/live-dash-audio.aac"
+  # One ffmpeg run per track, so the files get flat names (video-init.mp4, video-001.m4s, …) rather than
+  # the dash muxer's stream numbers. Its MPDs are dropped: the simulator writes its own dynamic MPD.
+  local name input
+  for name in video audio; do
+    input="$m/live-dash360.mp4"
+    [ "$name" = audio ] && input="$m/live-dash-audio.aac"
+    (cd "$d" && "${FF[@]}" -i "$input" -c copy "${MUX[@]}" -t "$LIVE_DASH_DUR" -f dash -seg_duration "$SEG" \
+      -use_template 1 -use_timeline 0 -init_seg_name "$name-init.mp4" -media_seg_name "$name-\$Number%03d\$.m4s" \
+      "$name.mpd" && rm "$name.mpd")
+  done
+  # Decode check: each track's init followed by all its segments must decode without an error.
+  for name in video audio; do
+    cat "$d/$name-init.mp4" "$d/$name"-[0-9][0-9][0-9].m4s >"$m/$name-check.mp4"
+    "${FF[@]}" -xerror -i "$m/$name-check.mp4" -f null - || {
+      echo "live-dash-src: $name does not decode" >&2
+      exit 1
+    }
+  done
+}
+
+# scripts/make-fixtures.sh live-dash-src builds, checks and replaces fixtures/media/live-dash-src/ only.
+if [ "${1:-}" = live-dash-src ]; then
+  live_dash_src "$WORK/out/live-dash-src" "$WORK/mezz"
+  node "$ROOT/scripts/fixture-manifests.mjs" "$WORK/out" live-dash-src
+  rm -rf "${OUT:?}/live-dash-src"
+  cp -R "$WORK/out/live-dash-src" "$OUT/"
+  du -sh "$OUT/live-dash-src" >&2
+  exit 0
+fi
+
 echo "encoding mezzanine renditions in $WORK" >&2
 M="$WORK/mezz"
 mkdir -p "$M"
@@ -154,13 +200,15 @@ mkdir -p "$L"
 (cd "$L" && "${FF[@]}" -i "$M/live360.mp4" -i "$M/live-audio.aac" -map 0:v -map 1:a -c copy "${MUX[@]}" \
   "${LIVE_CUT[@]}" -f hls -hls_time "$SEG" -hls_playlist_type vod -hls_segment_filename 'seg_%03d.ts' source.m3u8)
 
+live_dash_src "$B/live-dash-src" "$M"
+
 # --- Hand-assembled manifests: masters, I-frame playlist, SegmentBase MPD, live-src/manifest.json -
 node "$ROOT/scripts/fixture-manifests.mjs" "$B"
 
 echo "verifying" >&2
 "$ROOT/scripts/verify-fixtures.sh" "$B"
 
-for d in vod-fmp4 vod-ts-aes dash live-src; do
+for d in vod-fmp4 vod-ts-aes dash live-src live-dash-src; do
   rm -rf "${OUT:?}/$d"
 done
 mkdir -p "$OUT"
