@@ -1,4 +1,5 @@
 import { cpus, totalmem } from 'node:os';
+import { runCoalescingBench, runGatewayBench } from './gateway.js';
 import { runRewriteBench } from './rewrite.js';
 import { runTokenBench } from './tokens.js';
 
@@ -11,3 +12,13 @@ console.log(runTokenBench());
 
 console.log('\n## Manifest rewriting\n');
 console.log(runRewriteBench());
+
+console.log('\n## Live coalescing: origin fetches for 200 viewers of one live variant\n');
+const coalescing = await runCoalescingBench({ log: () => {} });
+console.log(coalescing.table);
+
+console.log(
+  '\n## Gateway throughput: origin direct vs streamgate vs nginx secure_link (same origin, same run)\n',
+);
+const gateway = await runGatewayBench({ log: () => {} });
+console.log(gateway.table);
