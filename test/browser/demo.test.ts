@@ -116,6 +116,20 @@ describe.skipIf(status === 'missing')('the demo plays protected streams in Chrom
     await page.close();
   }, 90_000);
 
+  it.each(['dash-number', 'dash-timeline'])(
+    'DASH VOD (%s) plays ≥ 10 s in dash.js, every request 200/206 and tokenised',
+    async (stream) => {
+      const page = await browser.newPage();
+      const seen = watch(page);
+      await page.goto(`${demo.pageUrl}?stream=${stream}&ttl=3600`);
+      await waitForMedia(page, 10, 45_000);
+      const media = assertNetwork(seen, /\.m4s$/);
+      expect(media.some((s) => s.url.includes('.mpd'))).toBe(true);
+      await page.close();
+    },
+    90_000,
+  );
+
   it('an expired link shows the 410 message and plays nothing', async () => {
     const page = await browser.newPage();
     await page.goto(`${demo.pageUrl}?stream=vod-fmp4&variant=expired`);
