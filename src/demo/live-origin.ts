@@ -15,6 +15,17 @@
  *            a new N for every playlist.m3u8 request; chunk lists and chunks with an unknown or missing
  *            session get 403; every response says Cache-Control: no-cache (Nimble Streamer's shapes).
  *
+ * Live DASH (either style, when `dashSourceDir` is given): /<app>/<stream>/manifest.mpd is a dynamic MPD
+ * (ISO/IEC 23009-1 §5.3.1.2) with one SegmentTemplate per AdaptationSet, no SegmentTimeline, startNumber 1,
+ * every file flat in the MPD's directory: video-init.mp4, audio-init.mp4, video-<N>.m4s, audio-<N>.m4s, and
+ * `time` (UTCTiming, urn:mpeg:dash:utc:http-iso:2014; also at /<app>/time). The source is one seamless loop
+ * of S segments (fixtures/media/live-dash-src/). Segment N is source segment (N - 1) mod S from pass
+ * L = floor((N - 1) / S); its tfdt (and sidx earliest_presentation_time) is rewritten to
+ * L * loopDuration * timescale + the value the source file carries, so media time keeps rising across
+ * loops and equals (N - 1) * duration within one audio frame — exactly, for video (§5.3.9.5.3 gives a
+ * $Number$ segment without a timeline that start time). availabilityStartTime is `windowSize` segments
+ * before `startTime`, as on the HLS side, so a full time-shift buffer is there at once.
+ *
  * Imports node built-ins only, so the demo can use it as it is.
  */
 import { createReadStream } from 'node:fs';
@@ -44,6 +55,11 @@ export interface LiveOriginOptions {
   firstSessionId?: number;
   /** A Nimble session unused for this long (ms) is forgotten and then gets 403; default: never. */
   sessionIdleMs?: number;
+  /**
+   * Directory with the live DASH source (fixtures/media/live-dash-src/: manifest.json, init and media
+   * segments). Without it the DASH routes answer 404.
+   */
+  dashSourceDir?: string;
   port?: number;
   host?: string;
 }
@@ -74,7 +90,7 @@ export interface LiveRequest {
   readonly query: string;
   readonly headers: IncomingHttpHeaders;
   readonly receivedAt: number;
-  readonly kind: 'master' | 'media' | 'segment' | 'other';
+  readonly kind: 'master' | 'media' | 'mpd' | 'init' | 'segment' | 'time' | 'other';
   status?: number;
 }
 
@@ -83,7 +99,7 @@ export interface LiveOrigin {
   readonly port: number;
   readonly style: LiveStyle;
   readonly requests: LiveRequest[];
-  /** Playlist requests (master and media) per path, query excluded. */
+  /** Playlist requests (master, media and MPD) per path, query excluded. */
   readonly playlistFetches: ReadonlyMap<string, number>;
   playlistFetchCount(path: string): number;
   /** The window a media playlist request would get now (or at `now`). */
@@ -92,7 +108,22 @@ export interface LiveOrigin {
   readonly sessionIds: readonly string[];
   /** The path of the entry playlist for a stream name, e.g. /live/cam1/playlist.m3u8. */
   entryPath(stream?: string): string;
+  /** The path of the live MPD for a stream name, e.g. /live/cam1/manifest.mpd (needs `dashSourceDir`). */
+  mpdPath(stream?: string): string;
+  /** The DASH segment numbers a client may fetch now (or at `now`); undefined without `dashSourceDir`. */
+  dashWindow(now?: number): DashWindow | undefined;
   close(): Promise<void>;
+}
+
+export interface DashWindow {
+  /** Milliseconds since the epoch: MPD@availabilityStartTime. */
+  readonly availabilityStartTime: number;
+  /** Oldest and newest segment numbers inside MPD@timeShiftBufferDepth. */
+  readonly first: number;
+  readonly last: number;
+  /** Oldest and newest numbers served; outside them a segment request gets 404. */
+  readonly servedFirst: number;
+  readonly servedLast: number;
 }
 
 interface SourceSegment {
@@ -230,6 +261,263 @@ function queryParam(query: string, name: string): string | undefined {
   return undefined;
 }
 
+// ---- Live DASH ------------------------------------------------------------------------------------
+
+const MPD_TYPE = 'application/dash+xml';
+
+/** A field of a media segment that carries a time (tfdt, sidx) or the fragment sequence (mfhd). */
+interface SegmentField {
+  readonly at: number;
+  readonly bytes: 4 | 8;
+  readonly role: 'time' | 'sequence';
+}
+
+interface DashSourceSegment {
+  readonly body: Buffer;
+  readonly fields: readonly SegmentField[];
+}
+
+interface DashTrack {
+  readonly name: 'video' | 'audio';
+  readonly init: Buffer;
+  readonly timescale: number;
+  readonly codecs: string;
+  readonly bandwidth: number;
+  readonly width?: number;
+  readonly height?: number;
+  readonly frameRate?: number;
+  readonly sampleRate?: number;
+  readonly channels?: number;
+  readonly segments: readonly DashSourceSegment[];
+}
+
+interface DashSource {
+  /** Seconds, the nominal duration of every segment (SegmentTemplate@duration). */
+  readonly segmentDuration: number;
+  /** Seconds, one pass over the source. */
+  readonly loopDuration: number;
+  /** Segments per pass. */
+  readonly perLoop: number;
+  readonly tracks: readonly DashTrack[];
+}
+
+interface Box {
+  readonly type: string;
+  readonly start: number;
+  readonly end: number;
+  readonly body: number;
+}
+
+/** ISO/IEC 14496-12 §4.2: the boxes directly inside buf[start, end). */
+function childBoxes(buf: Buffer, start: number, end: number): Box[] | undefined {
+  const out: Box[] = [];
+  let at = start;
+  while (at + 8 <= end) {
+    let size = buf.readUInt32BE(at);
+    let header = 8;
+    if (size === 1) {
+      size = Number(buf.readBigUInt64BE(at + 8));
+      header = 16;
+    } else if (size === 0) {
+      size = end - at;
+    }
+    if (size < header || at + size > end) return undefined;
+    out.push({ type: buf.toString('latin1', at + 4, at + 8), start: at, end: at + size, body: at + header });
+    at += size;
+  }
+  return at === end ? out : undefined;
+}
+
+function findPath(buf: Buffer, types: readonly string[]): Box | undefined {
+  let box: Box | undefined = { type: '', start: 0, end: buf.length, body: 0 };
+  for (const type of types) {
+    box = childBoxes(buf, box.body, box.end)?.find((b) => b.type === type);
+    if (!box) return undefined;
+  }
+  return box;
+}
+
+/**
+ * The fields to rewrite in a media segment: every tfdt baseMediaDecodeTime (14496-12 §8.8.12, 64-bit in
+ * version 1), every top-level sidx earliest_presentation_time (§8.16.3) and the mfhd sequence_number
+ * (§8.8.5, which must increase from fragment to fragment).
+ */
+function segmentFields(buf: Buffer): SegmentField[] | undefined {
+  const top = childBoxes(buf, 0, buf.length);
+  if (!top) return undefined;
+  const fields: SegmentField[] = [];
+  const versioned = (box: Box, offset: number): SegmentField => ({
+    at: box.body + offset,
+    bytes: buf[box.body] === 1 ? 8 : 4,
+    role: 'time',
+  });
+  for (const box of top) {
+    if (box.type === 'sidx') fields.push(versioned(box, 12));
+    if (box.type !== 'moof') continue;
+    for (const inner of childBoxes(buf, box.body, box.end) ?? []) {
+      if (inner.type === 'mfhd') fields.push({ at: inner.body + 4, bytes: 4, role: 'sequence' });
+      if (inner.type !== 'traf') continue;
+      const tfdt = childBoxes(buf, inner.body, inner.end)?.find((b) => b.type === 'tfdt');
+      if (!tfdt) return undefined;
+      fields.push(versioned(tfdt, 4));
+    }
+  }
+  return fields.some((f) => f.role === 'time') ? fields : undefined;
+}
+
+function readField(buf: Buffer, f: SegmentField): bigint {
+  return f.bytes === 8 ? buf.readBigUInt64BE(f.at) : BigInt(buf.readUInt32BE(f.at));
+}
+
+async function loadDashSource(dir: string): Promise<DashSource> {
+  const bad = (why: string) => new Error(`live-origin: ${dir}: ${why}`);
+  const raw = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+  const segmentDuration = raw.segmentDuration;
+  const loopDuration = raw.loopDuration;
+  if (typeof segmentDuration !== 'number' || typeof loopDuration !== 'number' || !(segmentDuration > 0)) {
+    throw bad('manifest.json needs segmentDuration and loopDuration');
+  }
+  const perLoop = loopDuration / segmentDuration;
+  if (!Number.isInteger(perLoop)) throw bad('loopDuration is not a whole number of segments');
+  const tracks: DashTrack[] = [];
+  for (const name of ['video', 'audio'] as const) {
+    const t = raw[name] as
+      | {
+          init?: unknown;
+          timescale?: unknown;
+          codecs?: unknown;
+          bandwidth?: unknown;
+          width?: number;
+          height?: number;
+          frameRate?: number;
+          sampleRate?: number;
+          channels?: number;
+          segments?: { uri?: unknown; baseMediaDecodeTime?: unknown; duration?: unknown }[];
+        }
+      | undefined;
+    if (!t || typeof t.init !== 'string' || typeof t.codecs !== 'string' || !Array.isArray(t.segments)) {
+      throw bad(`manifest.json: bad ${name} entry`);
+    }
+    const init = await readFile(join(dir, t.init));
+    // The timescale that counts is the one in the init segment's mdhd (14496-12 §8.4.2.3).
+    const mdhd = findPath(init, ['moov', 'trak', 'mdia', 'mdhd']);
+    if (!mdhd) throw bad(`${t.init}: no moov/trak/mdia/mdhd`);
+    const timescale = init.readUInt32BE(mdhd.body + (init[mdhd.body] === 1 ? 20 : 12));
+    if (timescale !== t.timescale)
+      throw bad(`${name}: mdhd timescale ${timescale} ≠ manifest's ${String(t.timescale)}`);
+    if (!Number.isInteger(loopDuration * timescale)) throw bad(`${name}: loop is not whole ticks`);
+    if (t.segments.length !== perLoop)
+      throw bad(`${name}: ${t.segments.length} segments, expected ${perLoop}`);
+    const segments: DashSourceSegment[] = [];
+    // The loop must be seamless for the rewritten times to be right: each segment starts where the one
+    // before it ends, the first at 0 and the last ending at exactly loopDuration.
+    let expected = 0;
+    for (const s of t.segments) {
+      if (typeof s.uri !== 'string' || s.uri.includes('/') || typeof s.duration !== 'number') {
+        throw bad(`bad segment entry ${JSON.stringify(s)}`);
+      }
+      const body = await readFile(join(dir, s.uri));
+      const fields = segmentFields(body);
+      if (!fields) throw bad(`${s.uri}: no moof/traf/tfdt`);
+      for (const f of fields) {
+        if (f.role === 'time' && readField(body, f) !== BigInt(expected)) {
+          throw bad(`${s.uri}: starts at ${readField(body, f)}, expected ${expected}`);
+        }
+      }
+      segments.push({ body, fields });
+      expected += s.duration;
+    }
+    if (expected !== loopDuration * timescale)
+      throw bad(`${name}: the loop lasts ${expected}/${timescale} s`);
+    tracks.push({
+      name,
+      init,
+      timescale,
+      codecs: t.codecs,
+      bandwidth: typeof t.bandwidth === 'number' ? t.bandwidth : 1_000_000,
+      width: t.width,
+      height: t.height,
+      frameRate: t.frameRate,
+      sampleRate: t.sampleRate,
+      channels: t.channels,
+      segments,
+    });
+  }
+  return { segmentDuration, loopDuration, perLoop, tracks };
+}
+
+/**
+ * Media segment `n` (startNumber 1) of a track: source segment (n - 1) mod perLoop with every time moved
+ * on by the passes before it and the mfhd sequence number set to n. Undefined when a version-0 (32-bit)
+ * field cannot hold the time.
+ */
+function dashSegment(source: DashSource, track: DashTrack, n: number): Buffer | undefined {
+  const k = n - 1;
+  const pass = Math.floor(k / source.perLoop);
+  const src = track.segments[k - pass * source.perLoop]!;
+  const body = Buffer.from(src.body);
+  const shift = BigInt(pass) * BigInt(source.loopDuration * track.timescale);
+  for (const f of src.fields) {
+    const value = f.role === 'sequence' ? BigInt(n) : readField(src.body, f) + shift;
+    if (f.bytes === 8) body.writeBigUInt64BE(value, f.at);
+    else if (value > 0xffffffffn) return undefined;
+    else body.writeUInt32BE(Number(value), f.at);
+  }
+  return body;
+}
+
+/** xs:duration in seconds, as MPD attributes want it (ISO/IEC 23009-1 §5.3.1.3). */
+const xsDuration = (seconds: number) => `PT${Number(seconds.toFixed(3))}S`;
+
+function dashManifest(
+  source: DashSource,
+  o: { availabilityStartTime: number; publishTime: number; windowSize: number; utcTiming: string },
+): string {
+  const d = source.segmentDuration;
+  const sets = source.tracks.map((t, id) => {
+    const template =
+      `<SegmentTemplate timescale="${t.timescale}" duration="${d * t.timescale}" startNumber="1" ` +
+      `initialization="${t.name}-init.mp4" media="${t.name}-$Number$.m4s"/>`;
+    if (t.name === 'video') {
+      return [
+        `    <AdaptationSet id="${id}" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1">`,
+        `      ${template}`,
+        `      <Representation id="video" codecs="${t.codecs}" bandwidth="${t.bandwidth}"` +
+          `${t.width ? ` width="${t.width}" height="${t.height}"` : ''}` +
+          `${t.frameRate ? ` frameRate="${t.frameRate}"` : ''} sar="1:1"/>`,
+        '    </AdaptationSet>',
+      ];
+    }
+    return [
+      `    <AdaptationSet id="${id}" contentType="audio" mimeType="audio/mp4" lang="und" segmentAlignment="true" startWithSAP="1">`,
+      `      ${template}`,
+      `      <Representation id="audio" codecs="${t.codecs}" bandwidth="${t.bandwidth}"` +
+        `${t.sampleRate ? ` audioSamplingRate="${t.sampleRate}"` : ''}>`,
+      `        <AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="${t.channels ?? 2}"/>`,
+      '      </Representation>',
+      '    </AdaptationSet>',
+    ];
+  });
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    // §5.3.1.2: a dynamic MPD is refetched every minimumUpdatePeriod; segments stay available for
+    // timeShiftBufferDepth after they end; players start suggestedPresentationDelay behind the live edge.
+    '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="dynamic"' +
+      ` availabilityStartTime="${iso(o.availabilityStartTime)}" publishTime="${iso(o.publishTime)}"` +
+      ` minimumUpdatePeriod="${xsDuration(d)}" timeShiftBufferDepth="${xsDuration(o.windowSize * d)}"` +
+      ` suggestedPresentationDelay="${xsDuration(3 * d)}" maxSegmentDuration="${xsDuration(d)}"` +
+      ` minBufferTime="${xsDuration(d)}">`,
+    '  <Period id="0" start="PT0S">',
+    ...sets.flat(),
+    '  </Period>',
+    // §5.8.5.7: the clock to agree on, served next to the MPD so no third party is involved.
+    `  <UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="${o.utcTiming}"/>`,
+    '</MPD>',
+    '',
+  ].join('\n');
+}
+
 export async function startLiveOrigin(options: LiveOriginOptions): Promise<LiveOrigin> {
   const source = await loadSource(options.sourceDir, options.segmentDuration);
   const timeline = new Timeline(source.segments);
@@ -244,6 +532,27 @@ export async function startLiveOrigin(options: LiveOriginOptions): Promise<LiveO
   const sessionIds: string[] = [];
   const sessions = new Map<string, { stream: string; lastSeen: number }>();
   let nextSession = options.firstSessionId ?? 1500945958;
+  const dash = options.dashSourceDir === undefined ? undefined : await loadDashSource(options.dashSourceDir);
+
+  /**
+   * DASH availability (ISO/IEC 23009-1 §5.3.9.5.3): segment N spans media time [(N - 1) d, N d) and is
+   * available from availabilityStartTime + N d until timeShiftBufferDepth after that. The newest available
+   * segment is then floor((now - AST) / d); the buffer holds `windowSize` of them. Served, like the HLS
+   * side, are as many again behind the buffer, and one ahead for a client whose clock runs a little fast.
+   */
+  const dashWindowAt = (now: number): DashWindow | undefined => {
+    if (!dash) return undefined;
+    const ms = dash.segmentDuration * 1000;
+    const availabilityStartTime = startTime - windowSize * ms;
+    const last = Math.max(0, Math.floor((now - availabilityStartTime) / ms));
+    return {
+      availabilityStartTime,
+      first: Math.max(1, last - windowSize + 1),
+      last,
+      servedFirst: Math.max(1, last - 2 * windowSize + 1),
+      servedLast: last + 1,
+    };
+  };
 
   const windowAt = (now: number): LiveWindow => {
     const elapsed = Math.max(0, (now - startTime) / 1000);
@@ -304,7 +613,8 @@ export async function startLiveOrigin(options: LiveOriginOptions): Promise<LiveO
     });
     const kind = (k: LiveRequest['kind']) => {
       (record as { kind: LiveRequest['kind'] }).kind = k;
-      if (k === 'master' || k === 'media') playlistFetches.set(path, (playlistFetches.get(path) ?? 0) + 1);
+      if (k === 'master' || k === 'media' || k === 'mpd')
+        playlistFetches.set(path, (playlistFetches.get(path) ?? 0) + 1);
     };
     const cacheControl = (playlist: boolean) =>
       // Nimble marks everything no-cache; a plain packager lets segments (immutable names) be cached.
@@ -344,6 +654,21 @@ export async function startLiveOrigin(options: LiveOriginOptions): Promise<LiveO
       return;
     }
     const parts = path.split('/');
+    const sendTime = () => {
+      kind('time');
+      // urn:mpeg:dash:utc:http-iso:2014 (ISO/IEC 23009-1 §5.8.5.7): the body is an ISO 8601 time.
+      const body = Buffer.from(new Date(now).toISOString());
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-length': String(body.length),
+        'cache-control': 'no-store',
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    if (dash && parts.length === 3 && parts[0] === '' && parts[1] === app && parts[2] === 'time') {
+      sendTime();
+      return;
+    }
     // ['', app, stream, file]
     if (parts.length !== 4 || parts[0] !== '' || parts[1] !== app || !STREAM_NAME.test(parts[2]!)) {
       deny(404, 'not found');
@@ -351,6 +676,59 @@ export async function startLiveOrigin(options: LiveOriginOptions): Promise<LiveO
     }
     const stream = parts[2]!;
     const file = parts[3]!;
+
+    if (dash) {
+      const sendMedia = (body: Buffer, type: string) => {
+        res.writeHead(200, {
+          'content-type': type,
+          'content-length': String(body.length),
+          'cache-control': cacheControl(false),
+        });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      };
+      if (file === 'manifest.mpd') {
+        kind('mpd');
+        const w = dashWindowAt(now)!;
+        const body = Buffer.from(
+          dashManifest(dash, {
+            availabilityStartTime: w.availabilityStartTime,
+            // The MPD changes only in publishTime; the newest segment's availability time keeps it
+            // identical for everyone within a segment duration.
+            publishTime: w.availabilityStartTime + w.last * dash.segmentDuration * 1000,
+            windowSize,
+            utcTiming: 'time',
+          }),
+        );
+        res.writeHead(200, {
+          'content-type': MPD_TYPE,
+          'content-length': String(body.length),
+          'cache-control': cacheControl(true),
+        });
+        res.end(req.method === 'HEAD' ? undefined : body);
+        return;
+      }
+      if (file === 'time') {
+        sendTime();
+        return;
+      }
+      const init = /^(video|audio)-init\.mp4$/.exec(file);
+      const track = dash.tracks.find((t) => t.name === (init ?? /^(video|audio)-/.exec(file))?.[1]);
+      if (init && track) {
+        kind('init');
+        sendMedia(track.init, `${track.name}/mp4`);
+        return;
+      }
+      const m = /^(?:video|audio)-([1-9]\d{0,14})\.m4s$/.exec(file);
+      if (m && track) {
+        kind('segment');
+        const n = Number(m[1]);
+        const w = dashWindowAt(now)!;
+        const body = n >= w.servedFirst && n <= w.servedLast ? dashSegment(dash, track, n) : undefined;
+        if (!body) deny(404, 'segment outside the live window');
+        else sendMedia(body, `${track.name}/mp4`);
+        return;
+      }
+    }
 
     if (style === 'plain') {
       if (file === 'master.m3u8') {
@@ -436,6 +814,8 @@ export async function startLiveOrigin(options: LiveOriginOptions): Promise<LiveO
     sessionIds,
     entryPath: (stream = 'stream') =>
       `/${app}/${stream}/${style === 'nimble' ? 'playlist.m3u8' : 'master.m3u8'}`,
+    mpdPath: (stream = 'stream') => `/${app}/${stream}/manifest.mpd`,
+    dashWindow: (now) => dashWindowAt(now ?? clock()),
     close() {
       server.closeAllConnections();
       return new Promise<void>((resolveClose) => server.close(() => resolveClose()));
