@@ -5,6 +5,7 @@ import { checkRequest } from '../tokens/check.js';
 import { createTokenizer, resolutionBase, type TokenStrategy } from '../tokens/strategy.js';
 import {
   asUsage,
+  KEY_OPTIONS,
   nowSeconds,
   parseSeconds,
   parseUnixTime,
@@ -36,9 +37,7 @@ export function runRewrite(argv: string[], io: Io): number {
       strict: true,
       options: {
         url: { type: 'string' },
-        scheme: { type: 'string' },
-        secret: { type: 'string', multiple: true },
-        'secret-file': { type: 'string', multiple: true },
+        ...KEY_OPTIONS,
         tokens: { type: 'string' },
         ip: { type: 'string' },
         now: { type: 'string' },

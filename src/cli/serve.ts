@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { DestinationStream } from 'pino';
 import { loadConfig, type Config, type ConfigOverrides } from '../config/index.js';
 import { createGateway, type Gateway, type ListeningGateway } from '../gateway/index.js';
-import { asUsage, parseSeconds, UsageError, type Io } from './usage.js';
+import { asUsage, KEY_OPTIONS, parseSeconds, UsageError, type Io } from './usage.js';
 
 export const SERVE_HELP = `Usage: streamgate serve [--config FILE] [--host 127.0.0.1] [--port 8080]
                        [--origin URL] [--scheme keycdn|gcore] [--secret KEY]... [--secret-file FILE]...
@@ -72,9 +72,7 @@ export function serveConfig(argv: string[], io: Io): { config: Config; check: bo
         host: { type: 'string' },
         port: { type: 'string' },
         origin: { type: 'string' },
-        scheme: { type: 'string' },
-        secret: { type: 'string', multiple: true },
-        'secret-file': { type: 'string', multiple: true },
+        ...KEY_OPTIONS,
         tokens: { type: 'string' },
         'bind-ip': { type: 'boolean' },
         'playlist-ttl': { type: 'string' },

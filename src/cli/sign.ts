@@ -3,6 +3,7 @@ import { SignError, signTarget } from '../tokens/sign.js';
 import {
   nowSeconds,
   asUsage,
+  KEY_OPTIONS,
   parseSeconds,
   parseUnixTime,
   readSecrets,
@@ -34,9 +35,7 @@ export function runSign(argv: string[], io: Io): number {
       allowPositionals: true,
       strict: true,
       options: {
-        scheme: { type: 'string' },
-        secret: { type: 'string', multiple: true },
-        'secret-file': { type: 'string', multiple: true },
+        ...KEY_OPTIONS,
         ttl: { type: 'string' },
         expires: { type: 'string' },
         now: { type: 'string' },

@@ -13,6 +13,13 @@ export interface Io {
   readonly env: NodeJS.ProcessEnv;
 }
 
+/** The options every command that handles keys takes: the scheme and where its keys come from. */
+export const KEY_OPTIONS = {
+  scheme: { type: 'string' },
+  secret: { type: 'string', multiple: true },
+  'secret-file': { type: 'string', multiple: true },
+} as const;
+
 /** Runs node:util parseArgs (strict) and turns its complaints into usage errors. */
 export function asUsage<T>(parse: () => T): T {
   try {

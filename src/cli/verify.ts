@@ -4,6 +4,7 @@ import { verdictName } from '../tokens/verdict.js';
 import {
   nowSeconds,
   asUsage,
+  KEY_OPTIONS,
   parseUnixTime,
   readSecrets,
   requireScheme,
@@ -28,9 +29,7 @@ export function runVerify(argv: string[], io: Io): number {
       allowPositionals: true,
       strict: true,
       options: {
-        scheme: { type: 'string' },
-        secret: { type: 'string', multiple: true },
-        'secret-file': { type: 'string', multiple: true },
+        ...KEY_OPTIONS,
         ip: { type: 'string' },
         now: { type: 'string' },
         json: { type: 'boolean' },
