@@ -112,16 +112,19 @@ describe('ISO/IEC 23009-1 §5.6 BaseURL resolution, level by level, as players d
   it('resolves Representation → AdaptationSet → Period → MPD → the MPD URL', () => {
     const { seen, tokenize } = recorder();
     rewrite(chain, tokenize);
-    expect(seen.map((t) => [t.site, t.url.href])).toEqual([
-      ['SegmentTemplate@media', 'https://gw.example/root/p/a/r1/$Number$.m4s'],
+    expect(seen.map((t) => [t.site, t.url.href, t.wildcard])).toEqual([
+      ['MPD/BaseURL', 'https://gw.example/root/', true],
+      ['Period/BaseURL', 'https://gw.example/root/p/', true],
+      ['AdaptationSet/BaseURL', 'https://gw.example/root/p/a/', true],
+      ['Representation/BaseURL', 'https://gw.example/root/p/a/r1/', true],
+      ['SegmentTemplate@media', 'https://gw.example/root/p/a/r1/$Number$.m4s', true],
     ]);
   });
 
   it('gives no token to a directory BaseURL (a query on it is dropped when children resolve)', () => {
-    const out = rewrite(chain).text;
-    expect(out).toContain('<BaseURL>p/</BaseURL>');
-    expect(out).toContain('<BaseURL>r1/</BaseURL>');
-    expect(out).toContain('media="$Number$.m4s?tok=W"');
+    const result = rewrite(chain);
+    expect(result.text).toBe(chain.replace('media="$Number$.m4s"', 'media="$Number$.m4s?tok=W"'));
+    expect(result.rewritten).toBe(1);
   });
 
   it('a BaseURL without a trailing slash replaces the last segment of its parent (RFC 3986 §5.2.3)', () => {
@@ -143,6 +146,8 @@ describe('ISO/IEC 23009-1 §5.6 BaseURL resolution, level by level, as players d
     const { seen, tokenize } = recorder();
     const result = rewrite(text, tokenize);
     expect(seen.map((t) => t.url.href)).toEqual([
+      'https://gw.example/a/',
+      'https://gw.example/b/',
       'https://cdn.other.example/v.mp4',
       'https://gw.example/a/v.mp4',
     ]);
@@ -237,6 +242,91 @@ describe('other token forms', () => {
     );
     const grant: TokenGrant = { kind: 'query', params: [['tok', 'T']], rebaseTo: 'https://gw.example' };
     expect(rewrite(text, () => grant).text).toContain('media="https://gw.example/vod/1.m4s?x=1&amp;tok=T"');
+  });
+});
+
+describe('SPEC §4: a directory BaseURL naming the upstream origin sends the player to the gateway, never around it', () => {
+  const UPSTREAM = 'http://origin.internal:8081';
+  /** The strategies' rule (src/tokens/strategy.ts): the upstream origin is rebased, other hosts declined. */
+  const upstreamAware =
+    (grant: (target: UriTarget) => TokenGrant): Tokenizer =>
+    (target) => {
+      if (target.origin === 'https://gw.example') return grant(target);
+      if (target.origin === UPSTREAM) return { ...grant(target), rebaseTo: 'https://gw.example' };
+      return undefined;
+    };
+  const query = upstreamAware(() => ({ kind: 'query', params: [['tok', 'T']] }));
+
+  it('rewrites only the scheme and authority of an upstream directory BaseURL, with no token parameters', () => {
+    const text = mpd(
+      '<BaseURL>\n  http://origin.internal:8081/vod/show/?v=1\n</BaseURL>' +
+        '<Period><BaseURL>//origin.internal:8081/vod/other/</BaseURL>' +
+        '<AdaptationSet><SegmentTemplate media="a/$Number$.m4s"/></AdaptationSet></Period>',
+    );
+    const result = rewrite(text, query);
+    expect(result.text).toBe(
+      mpd(
+        '<BaseURL>\n  https://gw.example/vod/show/?v=1\n</BaseURL>' +
+          '<Period><BaseURL>https://gw.example/vod/other/</BaseURL>' +
+          '<AdaptationSet><SegmentTemplate media="a/$Number$.m4s?tok=T"/></AdaptationSet></Period>',
+      ),
+    );
+    // A rebase is no token: only the template counts.
+    expect(result.rewritten).toBe(1);
+    expect(result.skipped).toEqual([]);
+  });
+
+  it('offers directory BaseURLs as wildcards, and leaves a declined (foreign) one alone without reporting it', () => {
+    const text = mpd(
+      '<BaseURL>https://cdn.other.example/vod/</BaseURL><Period><SegmentList><SegmentURL media="s.m4s"/>' +
+        '</SegmentList></Period>',
+    );
+    const seen: UriTarget[] = [];
+    const result = rewrite(text, (target) => {
+      seen.push(target);
+      return query(target);
+    });
+    expect(result.text).toBe(text);
+    expect(seen.map((t) => [t.site, t.resource, t.wildcard])).toContainEqual(['MPD/BaseURL', 'media', true]);
+    expect(result.skipped).toEqual([{ site: 'SegmentURL@media', uri: 's.m4s', reason: 'declined' }]);
+  });
+
+  it('SPEC §3: a path grant puts the token segment into a directory BaseURL, so relative URIs below inherit it', () => {
+    const path = upstreamAware((target) => ({
+      kind: 'path',
+      afterPath: '/vod/',
+      segment: '~tk~1700000000',
+      resolvedPath: target.pathname,
+    }));
+    const text = mpd(
+      '<BaseURL>http://origin.internal:8081/vod/show/</BaseURL>' +
+        '<Period><BaseURL>sub/</BaseURL><SegmentList><SegmentURL media="s.m4s"/></SegmentList></Period>',
+    );
+    const result = rewrite(text, path);
+    expect(result.text).toBe(
+      mpd(
+        '<BaseURL>https://gw.example/vod/~tk~1700000000/show/</BaseURL>' +
+          '<Period><BaseURL>sub/</BaseURL><SegmentList><SegmentURL media="s.m4s"/></SegmentList></Period>',
+      ),
+    );
+    // The player's request: the token segment inherited through both BaseURLs.
+    expect(new URL('s.m4s', new URL('sub/', 'https://gw.example/vod/~tk~1700000000/show/')).pathname).toBe(
+      '/vod/~tk~1700000000/show/sub/s.m4s',
+    );
+  });
+
+  it('in Annex I mode, an upstream segment URL covered by UrlQueryInfo is still pointed at the gateway', () => {
+    const text = mpd(
+      '<Period><AdaptationSet><Representation id="a" bandwidth="1">' +
+        '<BaseURL>http://origin.internal:8081/vod/a.mp4</BaseURL></Representation></AdaptationSet></Period>',
+    );
+    const result = rewriteDash(text, {
+      manifestUrl: MANIFEST_URL,
+      tokenize: query,
+      urlParam: { params: [['tok', 'U']] },
+    });
+    expect(result.text).toContain('<BaseURL>https://gw.example/vod/a.mp4</BaseURL>');
+    expect(result.text).toContain('queryString="tok=U"');
   });
 });
 

@@ -516,7 +516,6 @@ const NO_TOKENS: Readonly<Record<string, NoTokens>> = {
   },
 };
 
-const AXINOM = 'corpus/dash/axinom-multidrm-period-baseurl-laurl.mpd with upstream https://media.axprod.net';
 const STEERING =
   'corpus/dash/content-steering-multi-baseurl-cmcd.mpd with upstream https://cloudfront.content-steering.com';
 const ANNEX_G = 'corpus/dash/mpeg-annexG-multi-baseurl-cdn.mpd with upstream http://cdn1.example.com';
@@ -533,22 +532,10 @@ const ANNEX_G_LEAVES = [
   '89045625.mp4',
   '23536745734.mp4',
 ].map((file) => `Representation/BaseURL ${file}`);
-const OTHER_HOST = 'token sent to another host than the gateway';
 const FAILOVER = 'token sent to another host on BaseURL failover';
 
 /** Defects in src/ this suite finds: each entry pins the exact violations and fails once it is fixed. */
 const KNOWN: readonly KnownDefect[] = [
-  // A directory BaseURL naming the upstream origin is not a site, so it is not rebased to the gateway:
-  // the URLs below it get minted tokens and send the player, token and all, to the upstream origin.
-  ...knownDefects(AXINOM, 'mint', OTHER_HOST, [
-    'SegmentTemplate@media $RepresentationID$/$Number%04d$.m4s',
-    'SegmentTemplate@initialization $RepresentationID$/init.mp4',
-  ]),
-  ...knownDefects(STEERING, 'mint', OTHER_HOST, [
-    'SegmentTemplate@media $RepresentationID$/seg-$Number$.m4f',
-    'SegmentTemplate@initialization $RepresentationID$/init.mp4',
-  ]),
-  ...knownDefects(ANNEX_G, 'mint', OTHER_HOST, ANNEX_G_LEAVES),
   // A relative URI below several BaseURL alternatives carries its token to every alternative: on
   // failover the player sends it to the other CDNs (SPEC §4: a token is never sent to a third party).
   ...knownDefects(STEERING, 'mint', FAILOVER, [

@@ -64,6 +64,8 @@ const MPD_PATCH_NS = 'urn:mpeg:dash:schema:mpd-patch:2020';
 const URLPARAM_SCHEME = 'urn:mpeg:dash:urlparam:2014';
 const URLPARAM_NS = 'urn:mpeg:dash:schema:urlparam:2014';
 const SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
+// RFC 3986 §3: `scheme://authority` or `//authority`, what a rebase replaces.
+const AUTHORITY = /^(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?\/\/[^/?#]*/;
 // XML 1.0 §2.3 S: what surrounds an anyURI value in element content and is not part of it.
 function isXmlSpace(code: number): boolean {
   return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
@@ -240,8 +242,7 @@ class DashRewriter {
     walk(this.root, (e) => this.collect(e));
 
     const skipped: SkippedUri[] = [];
-    const granted: Array<{ occurrence: Occurrence; grant: TokenGrant; decoded: DecodedValue; core: Core }> =
-      [];
+    const granted: Granted[] = [];
     // Occurrences that name a resource (not a directory BaseURL or an empty BaseURL), and whether the
     // tokenizer granted them.
     const named = new Map<Occurrence, boolean>();
@@ -254,20 +255,32 @@ class DashRewriter {
         continue;
       }
       const grant = this.options.tokenize(outcome.target);
+      // A directory is offered only to be pointed at the gateway or given a path token; never fetched
+      // itself, it is not reported when declined.
+      if (outcome.directory) {
+        if (grant !== undefined) granted.push({ occurrence, grant, ...outcome });
+        continue;
+      }
       named.set(occurrence, grant !== undefined);
       if (grant === undefined) {
         skipped.push({ site: occurrence.row.site, uri: outcome.core.text, reason: 'declined' });
         continue;
       }
-      granted.push({ occurrence, grant, decoded: outcome.decoded, core: outcome.core });
+      granted.push({ occurrence, grant, ...outcome });
     }
 
     const edits: Edit[] = [];
     let rewritten = 0;
     const covered = this.options.urlParam ? this.urlParamInsertions(named, edits) : new Set<Occurrence>();
     rewritten += edits.length;
-    for (const { occurrence, grant, decoded, core } of granted) {
-      if (covered.has(occurrence)) continue;
+    for (const { occurrence, grant, decoded, core, directory } of granted) {
+      // A query on a directory is dropped when children resolve against it (RFC 3986 §5.2.2), and a
+      // segment site under UrlQueryInfo needs no token of its own: both only move to the gateway.
+      if ((directory && grant.kind === 'query') || covered.has(occurrence)) {
+        const edit = this.rebaseEdit(occurrence, decoded, core, grant);
+        if (edit) edits.push(edit);
+        continue;
+      }
       const escape = occurrence.row.template ? escapeTemplateText : (s: string): string => s;
       const replacement = applyGrant(core.text, grant, { amp: '&', escape });
       const edit = spliceEdit(
@@ -280,12 +293,33 @@ class DashRewriter {
       );
       if (edit === undefined && replacement !== core.text) {
         skipped.push({ site: occurrence.row.site, uri: core.text, reason: 'unparseable' });
+        // The token cannot go in, but the URI must still not send the player around the gateway.
+        const rebase = this.rebaseEdit(occurrence, decoded, core, grant);
+        if (rebase) edits.push(rebase);
         continue;
       }
       if (edit) edits.push(edit);
-      rewritten += 1;
+      // A directory given a path token counts; one that keeps its relative text does not.
+      if (!directory || edit) rewritten += 1;
     }
     return { text: applyEdits(this.text, edits), rewritten, skipped };
+  }
+
+  /**
+   * The edit that points an absolute URI at `grant.rebaseTo`, changing only its scheme and authority;
+   * `undefined` when there is nothing to rebase or the edit would cross a comment or CDATA delimiter.
+   */
+  private rebaseEdit(
+    occurrence: Occurrence,
+    decoded: DecodedValue,
+    core: Core,
+    grant: TokenGrant,
+  ): Edit | undefined {
+    if (grant.rebaseTo === undefined) return undefined;
+    const authority = AUTHORITY.exec(core.text);
+    if (!authority) return undefined;
+    const replacement = grant.rebaseTo + core.text.slice(authority[0].length);
+    return spliceEdit(decoded, occurrence.pieces, core.start, core.end, replacement, occurrence.quote);
   }
 
   private computeScope(element: XmlElement): void {
@@ -491,9 +525,7 @@ class DashRewriter {
     });
   }
 
-  private target(
-    occurrence: Occurrence,
-  ): { target: UriTarget; decoded: DecodedValue; core: Core } | SkippedUri | undefined {
+  private target(occurrence: Occurrence): Targeted | SkippedUri | undefined {
     const { row } = occurrence;
     const decoded = decodePieces(this.text, occurrence.pieces, occurrence.quote !== undefined);
     const range = trimRange(decoded.value);
@@ -522,15 +554,19 @@ class DashRewriter {
     if (row.template) reference = withoutFormatTags(reference);
     const resolved = resolveAgainst(reference, occurrence.base, this.options.manifestUrl);
     if (!resolved.ok) return { site: row.site, uri: core.text, reason: resolved.reason };
-    // A directory is never requested itself; players drop its query when resolving children (RFC 3986
-    // §5.2.2), so a token on it would be useless.
-    if (row.element === 'BaseURL' && resolved.url.pathname.endsWith('/')) return undefined;
+    // A directory is never requested itself, and players drop its query when resolving children
+    // (RFC 3986 §5.2.2): it is offered as a wildcard only so that one naming the upstream origin is
+    // pointed at the gateway (rebaseTo), or one in a path-token zone carries the token for its subtree.
+    if (row.element === 'BaseURL' && resolved.url.pathname.endsWith('/')) {
+      return { target: targetOf(row.site, 'media', true, resolved.url), decoded, core, directory: true };
+    }
     return {
       // After a single Representation's identifiers are filled in, `$RepresentationID$/init.mp4` names
       // one file; `$Number$`, `$Time$` and `$SubNumber$` always name many.
       target: targetOf(row.site, row.resource, row.template && hasIdentifier(reference), resolved.url),
       decoded,
       core,
+      directory: false,
     };
   }
 
@@ -619,6 +655,19 @@ interface Core {
   readonly text: string;
 }
 
+interface Targeted {
+  readonly target: UriTarget;
+  readonly decoded: DecodedValue;
+  readonly core: Core;
+  /** A directory BaseURL: a base for others, never requested itself. */
+  readonly directory: boolean;
+}
+
+interface Granted extends Targeted {
+  readonly occurrence: Occurrence;
+  readonly grant: TokenGrant;
+}
+
 function applyEdits(text: string, edits: Edit[]): string {
   if (edits.length === 0) return text;
   edits.sort((x, y) => x.start - y.start || x.end - y.end);
@@ -637,8 +686,9 @@ function applyEdits(text: string, edits: Edit[]): string {
  * - Relative URIs resolve through the BaseURL chain (Representation → AdaptationSet → Period → MPD →
  *   first Location or the MPD's URL). Of several BaseURLs at one level the first is used for children;
  *   each leaf alternative is offered to the tokenizer on its own (foreign ones are declined).
- * - Directory BaseURLs (path ending in `/`) get no token; leaf BaseURLs (the media file of SegmentBase
- *   and on-demand profiles) do.
+ * - Directory BaseURLs (path ending in `/`) get no query token, only a rebase from the upstream origin
+ *   to the gateway (scheme and authority) or a path token; leaf BaseURLs (the media file of SegmentBase
+ *   and on-demand profiles) get tokens like any URI.
  * - A template the tokenizer sees as a URL keeps `$Number$`/`$Time$`; its `$RepresentationID$` and
  *   `$Bandwidth$` are filled in when exactly one Representation uses it, so the URL names a real
  *   directory. A template shared by several Representations with `$RepresentationID$` in its directory

@@ -55,8 +55,10 @@ const segmentAttribute = (element: string, attribute: string, template: boolean)
 
 /**
  * Every URI-bearing construct of an MPD (SPEC §4) and of an MPD Patch body. BaseURLs ending in `/` are
- * directories that are never fetched themselves and are not given tokens (a query on a directory is
- * dropped when children are resolved against it, RFC 3986 §5.2.2).
+ * directories that are never fetched themselves and get no query token (a query on a directory is
+ * dropped when children are resolved against it, RFC 3986 §5.2.2); they are still offered to the
+ * tokenizer, so that one naming the upstream origin is pointed at the gateway, and a path token
+ * (SPEC §3) goes into them for the relative URIs below to inherit.
  */
 export const DASH_URI_SITES: readonly DashUriSite[] = [
   baseUrl('MPD'),
