@@ -38,15 +38,17 @@ const CASES: readonly Case[] = [
     file: 'content-steering-multi-baseurl-cmcd.mpd',
     host: 'gw.example',
     rewritten: 0,
-    declined: 4,
-    why: '3 foreign directory BaseURLs (not sites); 4 template attributes under the first (cloudfront)',
+    declined: 5,
+    why:
+      '4 template attributes under the first BaseURL (cloudfront) and the ContentSteering server; the ' +
+      '3 foreign directory BaseURLs are offered but never reported (never fetched)',
   },
   {
     file: 'content-steering-multi-baseurl-cmcd.mpd',
     host: 'cloudfront.content-steering.com',
-    rewritten: 4,
+    rewritten: 5,
     declined: 0,
-    why: 'the first BaseURL alternative is the gateway: its 4 templates get tokens',
+    why: 'the first BaseURL alternative is the gateway: its 4 templates get tokens, and the steering server',
   },
   {
     file: 'axinom-multidrm-period-baseurl-laurl.mpd',

@@ -23,7 +23,7 @@ export function testTokenizer(host = 'gw.example', seen?: UriTarget[]): Tokenize
 const URI_ATTRIBUTE =
   /(\s(?:media|initialization|index|bitstreamSwitching|sourceURL|keyUriTemplate|url|[A-Za-z_][\w.-]*:href)\s*=\s*)("[^"]*"|'[^']*')/g;
 const URI_TEXT =
-  /(<((?:[A-Za-z_][\w.-]*:)?(?:BaseURL|Location|PatchLocation))(?:\s[^>]*)?>)([\s\S]*?)(<\/\2\s*>)/g;
+  /(<((?:[A-Za-z_][\w.-]*:)?(?:BaseURL|Location|PatchLocation|ContentSteering))(?:\s[^>]*)?>)([\s\S]*?)(<\/\2\s*>)/g;
 const OPERATION_TEXT = /(<replace\s[^>]*sel="[^"]*(?:@media|text\(\))"[^>]*>)([^<]*)(<\/replace>)/g;
 
 /** Replaces every URI-bearing value with a placeholder, found by a scan independent of the rewriter. */
@@ -43,7 +43,7 @@ const URI_ATTRIBUTE_KEYS = new Set([
   '@_keyUriTemplate',
   '@_url',
 ]);
-const URI_TEXT_ELEMENTS = new Set(['BaseURL', 'Location', 'PatchLocation', 'replace']);
+const URI_TEXT_ELEMENTS = new Set(['BaseURL', 'Location', 'PatchLocation', 'ContentSteering', 'replace']);
 const TOKEN_PARAM = /[?&]tok=[TPWU](?=$|#)/;
 
 export function stripToken(uri: string): string {

@@ -330,6 +330,45 @@ describe('SPEC §4: a directory BaseURL naming the upstream origin sends the pla
   });
 });
 
+describe('DASH-IF content steering: the ContentSteering server URL is a site, reloaded like a playlist', () => {
+  it('gives a playlist token at MPD level and in ServiceDescription, resolving a relative one against the document', () => {
+    const { seen, tokenize } = recorder();
+    const text = mpd(
+      '<ContentSteering defaultServiceLocation="a">s.dcsm</ContentSteering>' +
+        '<ServiceDescription id="0"><ContentSteering>https://gw.example/steer/d.dcsm?x=1</ContentSteering>' +
+        '</ServiceDescription>',
+    );
+    const result = rewrite(text, tokenize);
+    expect(result.text).toBe(
+      text.replace('>s.dcsm<', '>s.dcsm?tok=P<').replace('d.dcsm?x=1<', 'd.dcsm?x=1&amp;tok=P<'),
+    );
+    expect(seen.map((t) => [t.site, t.resource, t.url.href])).toEqual([
+      ['ContentSteering', 'playlist', 'https://gw.example/live/ch1/s.dcsm'],
+      ['ContentSteering', 'playlist', 'https://gw.example/steer/d.dcsm?x=1'],
+    ]);
+  });
+
+  it('leaves a steering server on another host alone and reports it declined', () => {
+    const text = mpd(
+      '<ServiceDescription><ContentSteering>https://steering.other.example/d.dcsm</ContentSteering></ServiceDescription>',
+    );
+    const result = rewrite(text);
+    expect(result.text).toBe(text);
+    expect(result.skipped).toEqual([
+      { site: 'ContentSteering', uri: 'https://steering.other.example/d.dcsm', reason: 'declined' },
+    ]);
+  });
+
+  it('is not a site elsewhere (inside a Period), and is one in an MPD Patch text replace', () => {
+    const text = mpd('<Period><ContentSteering>x.dcsm</ContentSteering></Period>');
+    expect(rewrite(text).text).toBe(text);
+    const patch =
+      '<Patch xmlns="urn:mpeg:dash:schema:mpd-patch:2020" mpdId="m" originalPublishTime="2024-01-01T00:00:00Z">' +
+      '<replace sel="/MPD/ServiceDescription/ContentSteering/text()">s2.dcsm</replace></Patch>';
+    expect(rewrite(patch).text).toContain('>s2.dcsm?tok=P</replace>');
+  });
+});
+
 describe('SPEC §4: data: URIs and non-http schemes are left alone and reported', () => {
   it('reports data:, urn: (xlink resolve-to-zero) and unknown entities, and leaves their bytes', () => {
     const text = mpd(

@@ -543,11 +543,6 @@ const KNOWN: readonly KnownDefect[] = [
     'SegmentTemplate@initialization $RepresentationID$/init.mp4',
   ]),
   ...knownDefects(ANNEX_G, 'mint', FAILOVER, ANNEX_G_LEAVES),
-  // ServiceDescription/ContentSteering (the DASH steering server, counterpart of HLS
-  // EXT-X-CONTENT-STEERING SERVER-URI) is not a DASH site: on the gateway it gets no token.
-  ...knownDefects(STEERING, 'mint', 'no token', [
-    'ContentSteering https://cloudfront.content-steering.com/dash.dcsm',
-  ]),
 ];
 
 describe('SPEC §4 strategies on every DASH fixture and corpus manifest, checked by the verifier', () => {

@@ -30,7 +30,7 @@ import {
  * Who honours it: dash.js 5 (`$querypart$` only, not `$query:name$`; on the first attempt of a request,
  * not on retries; it re-encodes values, which base64url tokens survive) and shaka (since July 2024,
  * shaka-player#7086). Players without Annex I ignore a SupplementalProperty and send segment requests
- * without the token, so this mode suits zones whose players are known. Location, PatchLocation, xlink, key and alternative-MPD
+ * without the token, so this mode suits zones whose players are known. Location, PatchLocation, xlink, key, steering and alternative-MPD
  * URLs are outside UrlQueryInfo's reach (2014 scheme: segments only) and still get per-URL tokens.
  */
 export interface UrlParamOption {
@@ -440,6 +440,8 @@ class DashRewriter {
       if (atTop && element.children.length === 0) {
         this.add(ROWS_BY_ELEMENT.get(local)![0]!, element, element.content);
       }
+    } else if (local === 'ContentSteering' && parent && this.steeringParent(parent)) {
+      if (element.children.length === 0) this.add(ROWS_BY_ELEMENT.get(local)![0]!, element, element.content);
     } else if (this.isPatchOperation(element)) {
       this.collectOperationText(element);
     }
@@ -466,6 +468,12 @@ class DashRewriter {
         );
       }
     }
+  }
+
+  /** Where a ContentSteering element is one: in ServiceDescription, at MPD level, or added by a patch. */
+  private steeringParent(parent: XmlElement): boolean {
+    if (parent.local === 'ServiceDescription') return true;
+    return parent === this.root ? !this.patch : this.isPatchOperation(parent);
   }
 
   /** The level a BaseURL directly inside a patch operation belongs to, from the operation's `sel`. */
@@ -512,7 +520,11 @@ class DashRewriter {
     } else if (elementName === 'BaseURL') {
       const level = path.elements[path.elements.length - 2];
       row = level === undefined ? undefined : BASE_URL_ROWS.get(level);
-    } else if (elementName === 'Location' || elementName === 'PatchLocation') {
+    } else if (
+      elementName === 'Location' ||
+      elementName === 'PatchLocation' ||
+      elementName === 'ContentSteering'
+    ) {
       row = ROWS_BY_ELEMENT.get(elementName)![0];
     }
     if (!row) return;

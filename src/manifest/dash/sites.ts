@@ -93,7 +93,19 @@ export const DASH_URI_SITES: readonly DashUriSite[] = [
     segment: false,
     resolution: 'document',
   },
-  // Beyond SPEC §4's list. A remote element (Period, AdaptationSet, SegmentList, EventStream, …:
+  // Beyond SPEC §4's list. DASH-IF content steering (the counterpart of HLS EXT-X-CONTENT-STEERING
+  // SERVER-URI): the steering server's DCSM, inside ServiceDescription or at MPD level, is reloaded for
+  // as long as the player plays, hence the playlist lifetime.
+  {
+    site: 'ContentSteering',
+    element: 'ContentSteering',
+    value: 'text',
+    resource: 'playlist',
+    template: false,
+    segment: false,
+    resolution: 'document',
+  },
+  // A remote element (Period, AdaptationSet, SegmentList, EventStream, …:
   // ISO/IEC 23009-1 §5.5) is fetched from the gateway like the MPD itself; `onRequest` ones may be
   // fetched long after the MPD, hence the playlist lifetime.
   {
