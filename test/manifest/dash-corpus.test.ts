@@ -46,9 +46,11 @@ const CASES: readonly Case[] = [
   {
     file: 'content-steering-multi-baseurl-cmcd.mpd',
     host: 'cloudfront.content-steering.com',
-    rewritten: 5,
-    declined: 0,
-    why: 'the first BaseURL alternative is the gateway: its 4 templates get tokens, and the steering server',
+    rewritten: 1,
+    declined: 4,
+    why:
+      'the steering server gets its token; the 4 template attributes are relative and the player may ' +
+      'resolve them against the fastly or akamai alternative, so they are declined',
   },
   {
     file: 'axinom-multidrm-period-baseurl-laurl.mpd',
@@ -102,11 +104,11 @@ const CASES: readonly Case[] = [
   {
     file: 'mpeg-annexG-multi-baseurl-cdn.mpd',
     host: 'cdn1.example.com',
-    rewritten: 11,
-    declined: 0,
+    rewritten: 0,
+    declined: 11,
     why:
-      'the index would also move the cdn1 MPD BaseURL to rw; it is a directory (ends in /), never ' +
-      'fetched, so it gets no token: 11, not 12',
+      'the index counts the 11 leaf BaseURLs and the cdn1 MPD BaseURL as rw; the directory is never ' +
+      'fetched (no token), and the leaves are relative while cdn2 is an alternative: all 11 declined',
   },
   {
     file: 'mpeg-annexG-xlink-remote-period.mpd',

@@ -330,6 +330,146 @@ describe('SPEC §4: a directory BaseURL naming the upstream origin sends the pla
   });
 });
 
+describe('SPEC §4, a token is never sent to a third party: not even through a BaseURL the player fails over to', () => {
+  const UPSTREAM = 'http://origin.internal:8081';
+  /** The strategies' rule (src/tokens/strategy.ts): gateway granted, upstream rebased, others declined. */
+  const strategyLike =
+    (scope = '/'): Tokenizer =>
+    (target) => {
+      if (!target.pathname.startsWith(scope)) return undefined;
+      if (target.origin === 'https://gw.example') return { kind: 'query', params: [['tok', 'T']] };
+      if (target.origin === UPSTREAM)
+        return { kind: 'query', params: [['tok', 'T']], rebaseTo: 'https://gw.example' };
+      return undefined;
+    };
+  const segments =
+    '<Period><AdaptationSet><SegmentList><SegmentURL media="s.m4s"/>' +
+    '<SegmentURL media="https://gw.example/live/ch1/abs.m4s"/></SegmentList></AdaptationSet></Period>';
+
+  it('below alternatives one of which is foreign, relative URIs are left alone and reported declined', () => {
+    const text = mpd(
+      '<BaseURL>https://gw.example/live/ch1/</BaseURL><BaseURL>https://cdn.other.example/ch1/</BaseURL>' +
+        '<Period xmlns:xlink="http://www.w3.org/1999/xlink" xlink:href="remote.xml"/>' +
+        segments,
+    );
+    const result = rewrite(text, strategyLike());
+    // The absolute URI names its own host, and xlink:href resolves against the MPD's URL: no failover.
+    expect(result.text).toBe(
+      text
+        .replace(
+          'media="https://gw.example/live/ch1/abs.m4s"',
+          'media="https://gw.example/live/ch1/abs.m4s?tok=T"',
+        )
+        .replace('xlink:href="remote.xml"', 'xlink:href="remote.xml?tok=T"'),
+    );
+    expect(result.skipped).toEqual([{ site: 'SegmentURL@media', uri: 's.m4s', reason: 'declined' }]);
+  });
+
+  it('the same whichever alternative comes first, and for root-relative and //host references', () => {
+    const text = mpd(
+      '<BaseURL>https://cdn.other.example/ch1/</BaseURL><BaseURL>https://gw.example/live/ch1/</BaseURL>' +
+        '<Period><SegmentList><SegmentURL media="/live/ch1/r.m4s"/><SegmentURL media="//gw.example/live/ch1/n.m4s"/>' +
+        '</SegmentList></Period>',
+    );
+    const result = rewrite(text, strategyLike());
+    expect(result.text).toBe(text);
+    expect(result.skipped.map((s) => s.reason)).toEqual(['declined', 'declined']);
+  });
+
+  it('the doubt passes down through relative BaseURLs and ends at an absolute one on the gateway', () => {
+    const text = mpd(
+      '<BaseURL>https://gw.example/live/ch1/</BaseURL><BaseURL>https://cdn.other.example/ch1/</BaseURL>' +
+        '<Period><BaseURL>p/</BaseURL><AdaptationSet><SegmentList><SegmentURL media="a.m4s"/></SegmentList>' +
+        '</AdaptationSet><AdaptationSet><BaseURL>https://gw.example/live/ch1/q/</BaseURL>' +
+        '<SegmentList><SegmentURL media="b.m4s"/></SegmentList></AdaptationSet></Period>',
+    );
+    const result = rewrite(text, strategyLike());
+    expect(result.text).toBe(text.replace('media="b.m4s"', 'media="b.m4s?tok=T"'));
+    expect(result.skipped).toEqual([{ site: 'SegmentURL@media', uri: 'a.m4s', reason: 'declined' }]);
+  });
+
+  it('keeps tokens when every alternative is the gateway or the upstream origin (which is rebased to it)', () => {
+    const text = mpd(
+      `<BaseURL>${UPSTREAM}/live/ch1/</BaseURL><BaseURL>https://gw.example/live/ch1/</BaseURL><BaseURL></BaseURL>` +
+        segments,
+    );
+    const result = rewrite(text, strategyLike());
+    expect(result.text).toBe(
+      text
+        .replace(
+          `<BaseURL>${UPSTREAM}/live/ch1/</BaseURL>`,
+          '<BaseURL>https://gw.example/live/ch1/</BaseURL>',
+        )
+        .replace('media="s.m4s"', 'media="s.m4s?tok=T"')
+        .replace('abs.m4s"', 'abs.m4s?tok=T"'),
+    );
+    expect(result.skipped).toEqual([]);
+  });
+
+  it('an upstream alternative the tokenizer declines stays upstream: relative URIs below get no token', () => {
+    const text = mpd(
+      `<BaseURL>https://gw.example/live/ch1/</BaseURL><BaseURL>${UPSTREAM}/elsewhere/</BaseURL>` + segments,
+    );
+    const result = rewrite(text, strategyLike('/live/'));
+    expect(result.text).toBe(text.replace('abs.m4s"', 'abs.m4s?tok=T"'));
+    expect(result.skipped).toEqual([{ site: 'SegmentURL@media', uri: 's.m4s', reason: 'declined' }]);
+  });
+
+  it('a leaf BaseURL alternative keeps its own token; what resolves against the level is left alone', () => {
+    const text = mpd(
+      '<Period><AdaptationSet><Representation id="1" bandwidth="1">' +
+        '<BaseURL>v.mp4</BaseURL><BaseURL>https://cdn.other.example/v.mp4</BaseURL>' +
+        '<SegmentBase><Initialization sourceURL="v-init.mp4"/></SegmentBase>' +
+        '</Representation></AdaptationSet></Period>',
+    );
+    const result = rewrite(text, strategyLike());
+    expect(result.text).toBe(text.replace('<BaseURL>v.mp4</BaseURL>', '<BaseURL>v.mp4?tok=T</BaseURL>'));
+    expect(result.skipped).toEqual([
+      { site: 'Representation/BaseURL', uri: 'https://cdn.other.example/v.mp4', reason: 'declined' },
+      { site: 'Initialization@sourceURL', uri: 'v-init.mp4', reason: 'declined' },
+    ]);
+  });
+
+  it('a first Location on the upstream origin that is not rebased leaves the relative URIs alone', () => {
+    const text = mpd(`<Location>${UPSTREAM}/elsewhere/m.mpd</Location>` + segments);
+    const result = rewrite(text, strategyLike('/live/'));
+    expect(result.text).toBe(text.replace('abs.m4s"', 'abs.m4s?tok=T"'));
+    expect(result.skipped.map((s) => [s.site, s.reason])).toEqual([
+      ['Location', 'declined'],
+      ['SegmentURL@media', 'declined'],
+    ]);
+  });
+
+  it('in path-token mode the token lives in the gateway BaseURL, which the other CDN does not share', () => {
+    const text = mpd(
+      '<BaseURL>https://gw.example/live/ch1/</BaseURL><BaseURL>https://cdn.other.example/ch1/</BaseURL>' +
+        segments,
+    );
+    const path: Tokenizer = (target) =>
+      target.origin === 'https://gw.example'
+        ? { kind: 'path', afterPath: '/live/', segment: '~tk~1', resolvedPath: target.pathname }
+        : undefined;
+    expect(rewrite(text, path).text).toBe(
+      text
+        .replace('<BaseURL>https://gw.example/live/ch1/', '<BaseURL>https://gw.example/live/~tk~1/ch1/')
+        .replace('https://gw.example/live/ch1/abs.m4s', 'https://gw.example/live/~tk~1/ch1/abs.m4s'),
+    );
+  });
+
+  it('ISO/IEC 23009-1 Annex I: no UrlQueryInfo where the segments may be fetched from the other CDN', () => {
+    const text = mpd(
+      '<BaseURL>https://gw.example/live/ch1/</BaseURL><BaseURL>https://cdn.other.example/ch1/</BaseURL>' +
+        '<Period><AdaptationSet><SegmentTemplate media="$Number$.m4s"/></AdaptationSet></Period>',
+    );
+    const result = rewriteDash(text, {
+      manifestUrl: MANIFEST_URL,
+      tokenize: strategyLike(),
+      urlParam: { params: [['tok', 'U']] },
+    });
+    expect(result.text).toBe(text);
+  });
+});
+
 describe('DASH-IF content steering: the ContentSteering server URL is a site, reloaded like a playlist', () => {
   it('gives a playlist token at MPD level and in ServiceDescription, resolving a relative one against the document', () => {
     const { seen, tokenize } = recorder();

@@ -52,6 +52,11 @@ interface Occurrence {
   readonly base: Base;
   /** The Representation a template applies to when exactly one does (see `representationsInScope`). */
   readonly representation?: XmlElement;
+  /**
+   * The element whose BaseURL chain `base` comes from (see `trustedAt`); absent when the base is the
+   * MPD's own URL or the document base.
+   */
+  readonly baseElement?: XmlElement;
 }
 
 interface Edit {
@@ -213,7 +218,16 @@ class DashRewriter {
   >();
   private readonly namespaces = new Map<string, Map<XmlElement, string | null>>();
   private readonly occurrences: Occurrence[] = [];
+  /** The occurrence of each BaseURL element that is a site. */
+  private readonly baseUrlSites = new Map<XmlElement, Occurrence>();
+  /** Decisions made, some early: `trustedAt` needs those on BaseURLs and the first Location. */
+  private readonly decisions = new Map<Occurrence, Decision>();
+  /** Per element: whether every base a player may resolve against there is the gateway's (`trustedAt`). */
+  private readonly trust = new Map<XmlElement, boolean>();
   private documentBase: Base;
+  /** The first Location's site when it is the document base. */
+  private documentLocation: XmlElement | undefined;
+  private documentTrust: boolean | undefined;
 
   constructor(
     private readonly text: string,
@@ -232,7 +246,10 @@ class DashRewriter {
       const value = location ? elementText(this.text, location) : undefined;
       if (value !== undefined && value.trim() !== '') {
         const resolved = resolveUri(value, this.options.manifestUrl);
-        if (resolved.ok) this.documentBase = resolved;
+        if (resolved.ok) {
+          this.documentBase = resolved;
+          this.documentLocation = location;
+        }
       }
     }
     walk(this.root, (e) => {
@@ -247,38 +264,28 @@ class DashRewriter {
     // tokenizer granted them.
     const named = new Map<Occurrence, boolean>();
     for (const occurrence of this.occurrences) {
-      const outcome = this.target(occurrence);
-      if (outcome === undefined) continue;
-      if ('reason' in outcome) {
+      const decision = this.decide(occurrence);
+      if (decision.kind === 'none') continue;
+      if (decision.kind === 'skipped') {
         named.set(occurrence, false);
-        skipped.push(outcome);
+        skipped.push(decision.skipped);
         continue;
       }
-      const grant = this.options.tokenize(outcome.target);
-      // A directory is offered only to be pointed at the gateway or given a path token; never fetched
-      // itself, it is not reported when declined.
-      if (outcome.directory) {
-        if (grant !== undefined) granted.push({ occurrence, grant, ...outcome });
-        continue;
-      }
-      named.set(occurrence, grant !== undefined);
-      if (grant === undefined) {
-        skipped.push({ site: occurrence.row.site, uri: outcome.core.text, reason: 'declined' });
-        continue;
-      }
-      granted.push({ occurrence, grant, ...outcome });
+      if (!decision.directory) named.set(occurrence, true);
+      granted.push(decision);
     }
 
     const edits: Edit[] = [];
     let rewritten = 0;
     const covered = this.options.urlParam ? this.urlParamInsertions(named, edits) : new Set<Occurrence>();
     rewritten += edits.length;
-    for (const { occurrence, grant, decoded, core, directory } of granted) {
+    for (const decision of granted) {
+      const { occurrence, grant, decoded, core, directory } = decision;
       // A query on a directory is dropped when children resolve against it (RFC 3986 §5.2.2), and a
       // segment site under UrlQueryInfo needs no token of its own: both only move to the gateway.
       if ((directory && grant.kind === 'query') || covered.has(occurrence)) {
-        const edit = this.rebaseEdit(occurrence, decoded, core, grant);
-        if (edit) edits.push(edit);
+        const edit = this.rebaseEdit(decision);
+        if (typeof edit === 'object') edits.push(edit);
         continue;
       }
       const escape = occurrence.row.template ? escapeTemplateText : (s: string): string => s;
@@ -294,8 +301,8 @@ class DashRewriter {
       if (edit === undefined && replacement !== core.text) {
         skipped.push({ site: occurrence.row.site, uri: core.text, reason: 'unparseable' });
         // The token cannot go in, but the URI must still not send the player around the gateway.
-        const rebase = this.rebaseEdit(occurrence, decoded, core, grant);
-        if (rebase) edits.push(rebase);
+        const rebase = this.rebaseEdit(decision);
+        if (typeof rebase === 'object') edits.push(rebase);
         continue;
       }
       if (edit) edits.push(edit);
@@ -306,20 +313,119 @@ class DashRewriter {
   }
 
   /**
-   * The edit that points an absolute URI at `grant.rebaseTo`, changing only its scheme and authority;
-   * `undefined` when there is nothing to rebase or the edit would cross a comment or CDATA delimiter.
+   * The edit that points a URI with an authority at `grant.rebaseTo`, changing only its scheme and
+   * authority: `'unchanged'` when there is nothing to rebase (no rebaseTo, or a reference that follows
+   * its base), `undefined` when the edit would cross a comment or CDATA delimiter.
    */
-  private rebaseEdit(
-    occurrence: Occurrence,
-    decoded: DecodedValue,
-    core: Core,
-    grant: TokenGrant,
-  ): Edit | undefined {
-    if (grant.rebaseTo === undefined) return undefined;
+  private rebaseEdit({ occurrence, grant, decoded, core }: Granted): Edit | 'unchanged' | undefined {
+    if (grant.rebaseTo === undefined) return 'unchanged';
     const authority = AUTHORITY.exec(core.text);
-    if (!authority) return undefined;
+    if (!authority) return 'unchanged';
     const replacement = grant.rebaseTo + core.text.slice(authority[0].length);
+    if (replacement === core.text) return 'unchanged';
     return spliceEdit(decoded, occurrence.pieces, core.start, core.end, replacement, occurrence.quote);
+  }
+
+  private decide(occurrence: Occurrence): Decision {
+    const known = this.decisions.get(occurrence);
+    if (known) return known;
+    const decision = this.makeDecision(occurrence);
+    this.decisions.set(occurrence, decision);
+    return decision;
+  }
+
+  private makeDecision(occurrence: Occurrence): Decision {
+    const outcome = this.target(occurrence);
+    if (outcome === undefined) return NOTHING;
+    if ('reason' in outcome) return { kind: 'skipped', skipped: outcome };
+    // A directory is offered only to be pointed at the gateway or given a path token; never fetched
+    // itself, it is not reported when declined.
+    const declined: Decision = outcome.directory
+      ? NOTHING
+      : {
+          kind: 'skipped',
+          skipped: { site: occurrence.row.site, uri: outcome.core.text, reason: 'declined' },
+        };
+    // SPEC §4, a token is never sent to a third party: a URI that follows its base goes wherever the
+    // player's BaseURL selection takes it (ISO/IEC 23009-1 §5.6.5 alternatives, DVB priorities, content
+    // steering), so it gets a token only when every base it may be resolved against is the gateway's.
+    if (!this.baseTrusted(occurrence) && dependence(outcome.core.text) !== 'none') return declined;
+    const grant = this.options.tokenize(outcome.target);
+    if (grant === undefined) return declined;
+    return { kind: 'granted', occurrence, grant, ...outcome };
+  }
+
+  private baseTrusted(occurrence: Occurrence): boolean {
+    // The MPD's own URL (Location, xlink) is the gateway's.
+    if (occurrence.row.resolution === 'manifest') return true;
+    return this.trustedAt(occurrence.baseElement);
+  }
+
+  /**
+   * Whether every base a player may resolve a relative URI against at `element` names the gateway
+   * (after rewriting): the first BaseURL of each level and every alternative it may fail over to. The
+   * MPD's own URL is the gateway's; a first Location elsewhere is trusted only if it is rebased here.
+   * Computed down the ancestor chain without recursion (documents may nest arbitrarily deep).
+   */
+  private trustedAt(element: XmlElement | undefined): boolean {
+    const chain: XmlElement[] = [];
+    let e = element;
+    while (e !== undefined && !this.trust.has(e)) {
+      chain.push(e);
+      e = e.parent;
+    }
+    let trusted = e === undefined ? this.documentTrusted() : this.trust.get(e)!;
+    for (let i = chain.length - 1; i >= 0; i -= 1) {
+      const level = chain[i]!;
+      let alternatives = 0;
+      let all = true;
+      for (const child of level.children) {
+        if (child.local !== 'BaseURL') continue;
+        alternatives += 1;
+        all = all && this.alternativeTrusted(child, level, trusted);
+      }
+      if (alternatives > 0) trusted = all;
+      this.trust.set(level, trusted);
+    }
+    return trusted;
+  }
+
+  private documentTrusted(): boolean {
+    this.documentTrust ??= this.judgeDocument();
+    return this.documentTrust;
+  }
+
+  private judgeDocument(): boolean {
+    const location = this.documentLocation;
+    if (!this.documentBase.ok || location === undefined) return true;
+    if (this.documentBase.url.origin === this.options.manifestUrl.origin) return true;
+    // The Location resolves against the MPD's URL, not against the document base.
+    const occurrence = this.occurrences.find((o) => o.element === location);
+    return occurrence !== undefined && this.onGateway(this.decide(occurrence));
+  }
+
+  /** Whether the BaseURL `alternative` of `level` names the gateway once rewritten. */
+  private alternativeTrusted(alternative: XmlElement, level: XmlElement, parentTrusted: boolean): boolean {
+    const value = elementText(this.text, alternative);
+    if (value === undefined) return false;
+    const raw = value.trim();
+    // An empty BaseURL repeats its parent's; a relative one stays on its parent's hosts.
+    const follows = raw === '' ? 'host' : dependence(raw);
+    if (follows === 'host') return parentTrusted;
+    if (follows === 'scheme' && !parentTrusted) return false;
+    const parentBase = level.parent ? this.bases.get(level.parent)! : this.documentBase;
+    const resolved = resolveAgainst(raw, parentBase, this.options.manifestUrl);
+    if (!resolved.ok) return false;
+    if (resolved.url.origin === this.options.manifestUrl.origin) return true;
+    const occurrence = this.baseUrlSites.get(alternative);
+    return occurrence !== undefined && this.onGateway(this.decide(occurrence));
+  }
+
+  /** A URI elsewhere than the gateway that the tokenizer accepted and that will be rebased to it. */
+  private onGateway(decision: Decision): boolean {
+    if (decision.kind !== 'granted') return false;
+    if (decision.grant.rebaseTo === undefined) return true;
+    return AUTHORITY.test(decision.core.text) && this.rebaseEdit(decision) !== undefined;
   }
 
   private computeScope(element: XmlElement): void {
@@ -410,21 +516,31 @@ class DashRewriter {
   ): void {
     let representation: XmlElement | undefined;
     let base = this.baseFor(row, element);
+    let baseElement =
+      row.resolution === 'level-base'
+        ? element
+        : row.resolution === 'parent-base'
+          ? element.parent?.parent
+          : undefined;
     if (row.element === 'SegmentTemplate' && typeof row.value === 'object') {
       const scope = representationsInScope(element, row.value.attribute);
       if (scope.length === 1) {
         representation = scope[0]!;
         base = this.bases.get(representation)!;
+        baseElement = representation;
       }
     }
-    this.occurrences.push({
+    const occurrence: Occurrence = {
       row,
       element,
       pieces,
       base,
       ...(quote === undefined ? {} : { quote }),
       ...(representation === undefined ? {} : { representation }),
-    });
+      ...(baseElement === undefined ? {} : { baseElement }),
+    };
+    this.occurrences.push(occurrence);
+    if (row.element === 'BaseURL' && element.local === 'BaseURL') this.baseUrlSites.set(element, occurrence);
   }
 
   private collect(element: XmlElement): void {
@@ -676,8 +792,34 @@ interface Targeted {
 }
 
 interface Granted extends Targeted {
+  readonly kind: 'granted';
   readonly occurrence: Occurrence;
   readonly grant: TokenGrant;
+}
+
+type Decision =
+  { readonly kind: 'none' } | { readonly kind: 'skipped'; readonly skipped: SkippedUri } | Granted;
+
+const NOTHING: Decision = { kind: 'none' };
+
+// Two bases that differ in scheme, host and path.
+const PROBE_A = new URL('http://a.invalid/a/');
+const PROBE_B = new URL('https://b.invalid/b/');
+
+/**
+ * What a reference takes from its base (WHATWG URL, as players resolve): `none` (it names its own
+ * scheme and host), `scheme` (`//host/…`: its own host, the base's scheme) or `host` (a relative path,
+ * or what cannot be parsed).
+ */
+function dependence(reference: string): 'none' | 'scheme' | 'host' {
+  try {
+    const a = new URL(reference, PROBE_A);
+    const b = new URL(reference, PROBE_B);
+    if (a.href === b.href) return 'none';
+    return a.host === b.host ? 'scheme' : 'host';
+  } catch {
+    return 'host';
+  }
 }
 
 function applyEdits(text: string, edits: Edit[]): string {
@@ -698,6 +840,11 @@ function applyEdits(text: string, edits: Edit[]): string {
  * - Relative URIs resolve through the BaseURL chain (Representation → AdaptationSet → Period → MPD →
  *   first Location or the MPD's URL). Of several BaseURLs at one level the first is used for children;
  *   each leaf alternative is offered to the tokenizer on its own (foreign ones are declined).
+ * - A player may fail over to any BaseURL alternative (ISO/IEC 23009-1 §5.6.5, DVB priorities, content
+ *   steering) and resolve relative URIs against it. Where any base a relative URI may be resolved
+ *   against does not name the gateway once rewritten (another CDN, an upstream BaseURL or Location the
+ *   tokenizer declined), that URI gets no token and is reported declined (SPEC §4: a token is never sent
+ *   to a third party). URIs with their own scheme and host are judged by the tokenizer as always.
  * - Directory BaseURLs (path ending in `/`) get no query token, only a rebase from the upstream origin
  *   to the gateway (scheme and authority) or a path token; leaf BaseURLs (the media file of SegmentBase
  *   and on-demand profiles) get tokens like any URI.
