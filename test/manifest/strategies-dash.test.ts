@@ -11,7 +11,6 @@ import {
   expectJudgement,
   GATEWAY,
   judge,
-  knownDefects,
   resolveHttp,
   RUNS,
   signManifest,
@@ -511,52 +510,13 @@ const NO_TOKENS: Readonly<Record<string, NoTokens>> = {
     why: 'the MPD BaseURLs are absolute on cdn1.example.com and cdn2.example.com',
   },
   'corpus/dash/mpeg-annexG-multi-baseurl-cdn.mpd with upstream http://cdn1.example.com': {
-    strategies: OUTSIDE,
-    why: 'the files sit at the root, outside /corpus/',
+    strategies: ALL,
+    why: 'the files sit at the root, outside /corpus/, and every one is relative below the foreign cdn2 alternative',
   },
 };
 
-const STEERING =
-  'corpus/dash/content-steering-multi-baseurl-cmcd.mpd with upstream https://cloudfront.content-steering.com';
-const ANNEX_G = 'corpus/dash/mpeg-annexG-multi-baseurl-cdn.mpd with upstream http://cdn1.example.com';
-const ANNEX_G_LEAVES = [
-  '7657412348.mp4',
-  '3463646346.mp4',
-  '3463275477.mp4',
-  '5685763463.mp4',
-  '796735657.xml',
-  '8563456473.mp4',
-  '56363634.mp4',
-  '562465736.mp4',
-  '41325645.mp4',
-  '89045625.mp4',
-  '23536745734.mp4',
-].map((file) => `Representation/BaseURL ${file}`);
-const FAILOVER_FIXTURE = 'fixtures/dash/failover-foreign-alternative.mpd';
-const NO_TOKEN = 'no token';
-
 /** Defects in src/ this suite finds: each entry pins the exact violations and fails once it is fixed. */
-const KNOWN: readonly KnownDefect[] = [
-  // Not defects but the judge's rule lagging behind the rewriter's: a relative URI below a foreign
-  // BaseURL alternative gets no query token, since on failover the player would send it to that host
-  // (SPEC §4: a token is never sent to a third party; src/manifest/dash/rewrite.ts `trustedAt`). The
-  // judge still requires one in forward and mint (strategy-helpers `required`). These pins go once it
-  // exempts URLs whose failoverUrls reach a host other than the gateway; the Annex G upstream case,
-  // whose every file is such a URL, then also needs NO_TOKENS for mint.
-  ...knownDefects(FAILOVER_FIXTURE, 'forward', NO_TOKEN, [
-    'SegmentTemplate@media v-$Number$.m4s',
-    'SegmentTemplate@initialization v-init.mp4',
-  ]),
-  ...knownDefects(FAILOVER_FIXTURE, 'mint', NO_TOKEN, [
-    'SegmentTemplate@media v-$Number$.m4s',
-    'SegmentTemplate@initialization v-init.mp4',
-  ]),
-  ...knownDefects(STEERING, 'mint', NO_TOKEN, [
-    'SegmentTemplate@media $RepresentationID$/seg-$Number$.m4f',
-    'SegmentTemplate@initialization $RepresentationID$/init.mp4',
-  ]),
-  ...knownDefects(ANNEX_G, 'mint', NO_TOKEN, ANNEX_G_LEAVES),
-];
+const KNOWN: readonly KnownDefect[] = [];
 
 describe('SPEC §4 strategies on every DASH fixture and corpus manifest, checked by the verifier', () => {
   it('covers every fixture input and every corpus file', () => {

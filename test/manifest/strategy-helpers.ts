@@ -210,11 +210,20 @@ function decodedPath(url: URL): string | undefined {
 }
 
 /** Whether SPEC §4 says the strategy must give the URL a token. */
-function required(context: JudgeContext, site: FoundSite, intended: URL): boolean {
+function required(
+  context: JudgeContext,
+  site: FoundSite,
+  intended: URL,
+  gatewayOrigins: ReadonlySet<string>,
+): boolean {
   // A path the gateway refuses (400) could never be opened, whatever token it carried.
   const path = decodedPath(intended);
   if (path === undefined) return false;
   const { grant } = context;
+  // SPEC §4: a query token below a foreign BaseURL alternative would reach that host on failover, so
+  // forward and mint must leave such a URI alone (path tokens live in the gateway's BaseURL only).
+  const failsOverAbroad = (site.failoverUrls ?? []).some((url) => !gatewayOrigins.has(url.origin));
+  if (failsOverAbroad && context.strategy !== 'path') return false;
   switch (context.strategy) {
     case 'forward':
       return directoryOf(path) === grant.signedPath;
@@ -297,7 +306,7 @@ export function judge(
       if (resourceOf(played, run.scheme) !== resourceOf(intended, run.scheme)) {
         fail('names another resource than the origin meant', resourceOf(intended, run.scheme));
       }
-      const must = required(context, before, intended);
+      const must = required(context, before, intended, gatewayOrigins);
       if (must) requiredCount += 1;
       if (must && !carries) fail('no token');
       if (!must && carries && context.strategy !== 'mint') fail('token outside the incoming scope');
