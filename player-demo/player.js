@@ -101,6 +101,9 @@ export class DemoPlayer {
     if (type === 'dash') {
       const player = dashjs.MediaPlayer().create();
       player.updateSettings({ streaming: { retryAttempts: { MPD: 0 } } });
+      // Live clock sync uses the MPD's own UTCTiming (on the gateway); never dash.js's default
+      // third-party time server.
+      player.clearDefaultUTCTimingSources();
       player.initialize(this.video, url, true);
       player.on(dashjs.MediaPlayer.events.ERROR, () => {
         if (this.state !== 'error') this.fail(this.lastFailure());

@@ -508,6 +508,9 @@ function dashManifest(
       ` minimumUpdatePeriod="${xsDuration(d)}" timeShiftBufferDepth="${xsDuration(o.windowSize * d)}"` +
       ` suggestedPresentationDelay="${xsDuration(3 * d)}" maxSegmentDuration="${xsDuration(d)}"` +
       ` minBufferTime="${xsDuration(d)}">`,
+    // §5.4.1: refreshes go to Location; a gateway gives it a long-lived token, so a player keeps
+    // refreshing after its short entry link has expired (livesim2 and most packagers write one).
+    '  <Location>manifest.mpd</Location>',
     '  <Period id="0" start="PT0S">',
     ...sets.flat(),
     '  </Period>',

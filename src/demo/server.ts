@@ -50,6 +50,13 @@ export const DEMO_STREAMS: readonly DemoStream[] = [
     live: true,
   },
   {
+    id: 'live-dash',
+    title: 'Live · DASH (dynamic MPD, $Number$)',
+    type: 'dash',
+    path: '/live/demo/manifest.mpd',
+    live: true,
+  },
+  {
     id: 'dash-number',
     title: 'VOD · DASH SegmentTemplate $Number$',
     type: 'dash',
@@ -104,7 +111,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const secret = randomBytes(18).toString('base64url');
 
   const vod = await startStaticOrigin({ root: root('fixtures/media'), mount: '/vod', host });
-  const live = await startLiveOrigin({ sourceDir: root('fixtures/media/live-src'), style: 'plain', host });
+  const live = await startLiveOrigin({
+    sourceDir: root('fixtures/media/live-src'),
+    dashSourceDir: root('fixtures/media/live-dash-src'),
+    style: 'plain',
+    host,
+  });
   const nimble = await startLiveOrigin({
     sourceDir: root('fixtures/media/live-src'),
     style: 'nimble',

@@ -24,8 +24,8 @@ const CASES: readonly Case[] = [
     file: 'livesim2-dynamic-patchlocation-utctiming.mpd',
     host: 'gw.example',
     rewritten: 5,
-    declined: 0,
-    why: 'PatchLocation + 2 × (media, initialization); UTCTiming is not a site (time.akamai.com)',
+    declined: 1,
+    why: 'PatchLocation + 2 × (media, initialization); the http-xsdate UTCTiming on time.akamai.com is declined',
   },
   {
     file: 'shaka-packager-dynamic-segmenttimeline-number.mpd',

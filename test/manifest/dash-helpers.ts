@@ -27,8 +27,11 @@ const URI_TEXT =
 const OPERATION_TEXT = /(<replace\s[^>]*sel="[^"]*(?:@media|text\(\))"[^>]*>)([^<]*)(<\/replace>)/g;
 
 /** Replaces every URI-bearing value with a placeholder, found by a scan independent of the rewriter. */
+const UTC_TIMING_VALUE = /(<(?:[A-Za-z_][\w.-]*:)?UTCTiming\s[^>]*?\svalue\s*=\s*)("[^"]*"|'[^']*')/g;
+
 export function maskUris(text: string): string {
   return text
+    .replace(UTC_TIMING_VALUE, '$1"#URI#"')
     .replace(URI_ATTRIBUTE, '$1"#URI#"')
     .replace(URI_TEXT, '$1#URI#$4')
     .replace(OPERATION_TEXT, '$1#URI#$3');
@@ -42,6 +45,7 @@ const URI_ATTRIBUTE_KEYS = new Set([
   '@_sourceURL',
   '@_keyUriTemplate',
   '@_url',
+  '@_value',
 ]);
 const URI_TEXT_ELEMENTS = new Set(['BaseURL', 'Location', 'PatchLocation', 'ContentSteering', 'replace']);
 const TOKEN_PARAM = /[?&]tok=[TPWU](?=$|#)/;

@@ -565,6 +565,8 @@ class DashRewriter {
     for (const row of ROWS_BY_ELEMENT.get(local) ?? []) {
       if (typeof row.value !== 'object') continue;
       const attribute = row.value.attribute;
+      if (row.when && !row.when.matches.test(attributeValue(this.text, element, row.when.attribute) ?? ''))
+        continue;
       const attr = element.attrs.find((a) => a.name === attribute);
       if (attr)
         this.add(row, element, [{ kind: 'text', start: attr.valueStart, end: attr.valueEnd }], attr.quote);

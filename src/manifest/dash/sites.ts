@@ -30,6 +30,8 @@ export interface DashUriSite {
   /** A segment request: covered by an Annex I UrlQueryInfo in `urlParam` mode. */
   readonly segment: boolean;
   readonly resolution: DashResolution;
+  /** Only where this attribute of the same element matches (e.g. UTCTiming's scheme says URL). */
+  readonly when?: { readonly attribute: string; readonly matches: RegExp };
 }
 
 const baseUrl = (level: NonNullable<DashUriSite['level']>): DashUriSite => ({
@@ -104,6 +106,22 @@ export const DASH_URI_SITES: readonly DashUriSite[] = [
     template: false,
     segment: false,
     resolution: 'document',
+  },
+  // ISO/IEC 23009-1 §5.8.5.7: for the HTTP time schemes the value is the URL of a time server. On the
+  // gateway it needs a token like anything else (dash.js fetches it again every 30–600 s, hence the
+  // playlist lifetime); `direct` and the NTP/SNTP schemes carry a date or a host name, never touched.
+  {
+    site: 'UTCTiming@value',
+    element: 'UTCTiming',
+    value: { attribute: 'value' },
+    resource: 'playlist',
+    template: false,
+    segment: false,
+    resolution: 'document',
+    when: {
+      attribute: 'schemeIdUri',
+      matches: /^urn:mpeg:dash:utc:http-(?:xsdate|iso|ntp|head)(?:-ms)?:201[24]$/,
+    },
   },
   // A remote element (Period, AdaptationSet, SegmentList, EventStream, …:
   // ISO/IEC 23009-1 §5.5) is fetched from the gateway like the MPD itself; `onRequest` ones may be
