@@ -39,6 +39,8 @@ export interface ZoneConfig {
   readonly segmentTtl: number;
   readonly denial: DenialConfig;
   readonly cache: { readonly livePlaylists: boolean };
+  /** DASH: the viewer's token goes to segments through an Annex I UrlQueryInfo (forward zones). */
+  readonly dashUrlParams: boolean;
   /** Lower-case names of extra request headers sent to the origin. */
   readonly forwardHeaders: readonly string[];
 }
@@ -161,6 +163,7 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
       redirectOn: zone.denial.redirectOn ?? TOKEN_DENIALS,
     },
     cache: { livePlaylists: zone.cache.livePlaylists },
+    dashUrlParams: zone.dashUrlParams,
     forwardHeaders: [...new Set(zone.forwardHeaders.map((name) => name.toLowerCase()))],
   };
   return { zone: resolved, problems };

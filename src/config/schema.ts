@@ -165,6 +165,11 @@ export const zoneSchema = z
     segmentTtl: seconds(60),
     denial: denialSchema.default({ status: {} }),
     cache: z.strictObject({ livePlaylists: z.boolean().default(true) }).default({ livePlaylists: true }),
+    /**
+     * forward zones: hand the viewer's token to DASH segment requests with one MPEG-DASH Annex I
+     * UrlQueryInfo per AdaptationSet instead of rewriting each segment URL (dash.js and shaka honour it).
+     */
+    dashUrlParams: z.boolean().default(false),
     /** Extra request headers sent to the origin (e.g. cookie); by default only media-related ones go. */
     forwardHeaders: z.array(checked(headerProblem)).default([]),
   })
@@ -179,6 +184,13 @@ export const zoneSchema = z
           sources.length === 0
             ? 'needs its keys: give one of secrets: [KEY, …], secretEnv: VAR or secretFile: PATH'
             : `give only one of ${sources.join(', ')}`,
+      });
+    }
+    if (zone.dashUrlParams && zone.tokens !== 'forward') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dashUrlParams'],
+        message: "carries the viewer's own token, so it needs tokens: forward (or set dashUrlParams: false)",
       });
     }
     if (zone.bindIp && zone.scheme === 'keycdn') {

@@ -218,6 +218,16 @@ export function serveManifest(
       result = rewriteManifest(manifest.kind, manifest.text, {
         manifestUrl: new URL(resolutionBase(view.target, view.grant), publicOrigin),
         tokenize,
+        ...(config.dashUrlParams && config.tokens === 'forward' && view.grant.scope !== 'path'
+          ? {
+              urlParam: {
+                params: [
+                  [zone.scheme.params.token, view.grant.token],
+                  [zone.scheme.params.expires, String(view.grant.expires)],
+                ],
+              },
+            }
+          : {}),
       });
     } catch (error) {
       failure = error;

@@ -1,4 +1,4 @@
-import { looksLikeDash, rewriteDash } from './dash/index.js';
+import { looksLikeDash, rewriteDash, type DashRewriteOptions } from './dash/index.js';
 import { looksLikeHls, rewriteHls } from './hls/index.js';
 import type { RewriteOptions, RewriteResult } from './types.js';
 
@@ -67,7 +67,11 @@ export function isStaticManifest(kind: ManifestKind, text: string): boolean {
   return !/\btype\s*=\s*["']dynamic["']/.test(mpd);
 }
 
-export function rewriteManifest(kind: ManifestKind, text: string, options: RewriteOptions): RewriteResult {
+export function rewriteManifest(
+  kind: ManifestKind,
+  text: string,
+  options: DashRewriteOptions,
+): RewriteResult {
   return kind === 'hls' ? rewriteHls(text, options) : rewriteDash(text, options);
 }
 

@@ -456,3 +456,56 @@ describe('issue 4: live playlists are cached briefly and concurrent requests coa
     expect(fetches).toBe(3);
   });
 });
+
+describe('issue 6, per zone: MPEG-DASH Annex I URL query parameters instead of rewriting each URL', () => {
+  const MPD = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT8S"',
+    '     profiles="urn:mpeg:dash:profile:isoff-live:2011">',
+    '  <Period id="p0">',
+    '    <AdaptationSet mimeType="video/mp4">',
+    '      <SegmentTemplate timescale="1000" duration="2000" startNumber="1" media="seg-$Number$.m4s" initialization="init.mp4"/>',
+    '      <Representation id="v" bandwidth="800000"/>',
+    '    </AdaptationSet>',
+    '  </Period>',
+    '</MPD>',
+    '',
+  ].join('\n');
+
+  it('a forward zone with dashUrlParams adds one UrlQueryInfo carrying the viewer token; segment URLs stay as they were', async () => {
+    const local = await TestOrigin.start();
+    local.file('/annex/vod/manifest.mpd', { body: MPD, type: 'application/dash+xml' });
+    const zoneGateway = await startGateway(local.url, { tokens: 'forward', dashUrlParams: true });
+    try {
+      const path = signUrl('/annex/vod/manifest.mpd', {
+        scheme: 'gcore',
+        secret: SECRET,
+        ttl: 600,
+        dir: true,
+      });
+      const res = await request(`${zoneGateway.url}${path}`);
+      const text = await res.body.text();
+      expect(res.statusCode).toBe(200);
+      expect(text).toContain('schemeIdUri="urn:mpeg:dash:urlparam:2014"');
+      // The segment URLs are untouched: the player appends the query itself.
+      expect(text).toContain('media="seg-$Number$.m4s"');
+      expect(text).toContain('initialization="init.mp4"');
+      const query = (/queryString="([^"]*)"/.exec(text)?.[1] ?? '').replace(/&amp;/g, '&');
+      const viewerQuery = path.slice(path.indexOf('?') + 1);
+      expect(query).toBe(viewerQuery);
+      // What a player requests with that query appended is accepted.
+      expect(verifyRequest(`/annex/vod/seg-3.m4s?${query}`, { scheme: 'gcore', secret: SECRET }).ok).toBe(
+        true,
+      );
+    } finally {
+      await zoneGateway.close();
+      await local.close();
+    }
+  });
+
+  it('dashUrlParams on a mint zone is a configuration error naming the fix', async () => {
+    await expect(startGateway(origin.url, { tokens: 'mint', dashUrlParams: true })).rejects.toThrow(
+      /zones\[0\]\.dashUrlParams: .*tokens: forward/,
+    );
+  });
+});
