@@ -1,6 +1,6 @@
 import { looksLikeDash, rewriteDash, type DashRewriteOptions } from './dash/index.js';
 import { looksLikeHls, rewriteHls } from './hls/index.js';
-import type { RewriteOptions, RewriteResult } from './types.js';
+import type { RewriteResult } from './types.js';
 
 export type ManifestKind = 'hls' | 'dash';
 
