@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import YAML from 'yaml';
 import type { TokenStrategy } from '../tokens/strategy.js';
+import { ectoken } from '../tokens/ectoken.js';
 import type { SchemeName } from '../tokens/scheme.js';
 import { formatIssues, formatPath } from './problems.js';
 import {
@@ -19,6 +20,7 @@ export interface DenialConfig {
   /** When set, the reasons in `redirectOn` answer 302 with this Location. */
   readonly redirect?: string;
   readonly redirectOn: readonly TokenDenial[];
+  readonly redirectStatus: 301 | 302 | 303 | 307 | 308;
 }
 
 export interface ZoneConfig {
@@ -41,6 +43,8 @@ export interface ZoneConfig {
   readonly cache: { readonly livePlaylists: boolean };
   /** DASH: the viewer's token goes to segments through an Annex I UrlQueryInfo (forward zones). */
   readonly dashUrlParams: boolean;
+  /** ectoken zones: the token's query parameter and whether ec_url_allow ignores case. */
+  readonly ectoken?: { readonly param: string; readonly ignoreUrlCase: boolean };
   /** Lower-case names of extra request headers sent to the origin. */
   readonly forwardHeaders: readonly string[];
 }
@@ -48,6 +52,8 @@ export interface ZoneConfig {
 export interface Config {
   readonly listen: { readonly host: string; readonly port: number };
   readonly trustedProxies: readonly string[];
+  /** Country lookup for ectoken country rules: an .mmdb file and/or a trusted proxy's header. */
+  readonly geo: { readonly database?: string; readonly header?: string };
   readonly cors: { readonly allowedOrigins: readonly string[] };
   readonly log: { readonly level: ParsedConfig['log']['level'] };
   readonly limits: {
@@ -142,6 +148,12 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
     if ('problem' in read) problems.push(`zones[${index}].secretFile: ${read.problem}`);
     else keys = read.keys;
   }
+  if (zone.scheme === 'ectoken') {
+    const problem = keys.map((key) => ectoken.keyProblem?.(key)).find((found) => found !== undefined);
+    if (problem !== undefined) {
+      problems.push(`zones[${index}]: ${problem}, e.g. made with openssl rand -hex 32`);
+    }
+  }
   const status = Object.fromEntries(
     TOKEN_DENIALS.map((reason) => [reason, zone.denial.status[reason] ?? (reason === 'expired' ? 410 : 403)]),
   ) as Record<TokenDenial, number>;
@@ -161,9 +173,18 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
       status,
       ...(zone.denial.redirect === undefined ? {} : { redirect: zone.denial.redirect }),
       redirectOn: zone.denial.redirectOn ?? TOKEN_DENIALS,
+      redirectStatus: zone.denial.redirectStatus,
     },
     cache: { livePlaylists: zone.cache.livePlaylists },
     dashUrlParams: zone.dashUrlParams,
+    ...(zone.scheme === 'ectoken'
+      ? {
+          ectoken: {
+            param: zone.ectoken?.param ?? 'token',
+            ignoreUrlCase: zone.ectoken?.ignoreUrlCase ?? false,
+          },
+        }
+      : {}),
     forwardHeaders: [...new Set(zone.forwardHeaders.map((name) => name.toLowerCase()))],
   };
   return { zone: resolved, problems };
@@ -231,12 +252,26 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Con
     problems.push(...resolved.problems);
     return resolved.zone;
   });
+  const { listen, trustedProxies, geo, cors, log, limits, timeouts, shutdownGraceMs } = parsed.data;
+  const database =
+    geo.database === undefined ? undefined : resolve(options.baseDir ?? process.cwd(), geo.database);
+  if (database !== undefined) {
+    try {
+      accessSync(database, constants.R_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      problems.push(`geo.database: cannot read ${database} (${code}); give a GeoLite2-Country .mmdb file`);
+    }
+  }
   if (problems.length > 0) return { ok: false, problems };
 
-  const { listen, trustedProxies, cors, log, limits, timeouts, shutdownGraceMs } = parsed.data;
   const config: Config = deepFreeze({
     listen: { ...listen },
     trustedProxies: [...trustedProxies],
+    geo: {
+      ...(database === undefined ? {} : { database }),
+      ...(geo.header === undefined ? {} : { header: geo.header.toLowerCase() }),
+    },
     cors: { allowedOrigins: [...new Set(cors.allowedOrigins.map((o) => o.replace(/\/$/, '')))] },
     log: { ...log },
     limits: { ...limits },

@@ -12,7 +12,7 @@ import { parseCidr } from './cidr.js';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const TOKEN_STRATEGIES = ['forward', 'mint', 'path'] as const;
 /** Denial reasons whose answer a zone may change; `path` (400) is never negotiable (SPEC §2). */
-export const TOKEN_DENIALS = ['missing', 'malformed', 'invalid', 'expired'] as const;
+export const TOKEN_DENIALS = ['missing', 'malformed', 'invalid', 'rule', 'unsupported', 'expired'] as const;
 export type TokenDenial = (typeof TOKEN_DENIALS)[number];
 
 export const MIB = 1024 * 1024;
@@ -126,11 +126,19 @@ export const denialSchema = z.strictObject({
       missing: denialStatus.optional(),
       malformed: denialStatus.optional(),
       invalid: denialStatus.optional(),
+      rule: denialStatus.optional(),
+      unsupported: denialStatus.optional(),
       expired: denialStatus.optional(),
     })
     .default({}),
-  /** Answer token denials with 302 to this page instead (Azure's custom denial code). */
+  /** Answer token denials with a redirect to this page instead (Azure's "Token Auth Denial Code"). */
   redirect: checked((value) => httpUrlProblem(value, 'https://paywall.example.com/subscribe')).optional(),
+  /** The redirect's status. */
+  redirectStatus: z
+    .union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)], {
+      error: 'must be one of 301, 302, 303, 307, 308',
+    })
+    .default(302),
   /** Which reasons redirect; default all four token reasons. Path refusals stay 400. */
   redirectOn: z.array(z.enum(TOKEN_DENIALS)).min(1).optional(),
 });
@@ -163,13 +171,23 @@ export const zoneSchema = z
     bindIp: z.boolean().default(false),
     playlistTtl: seconds(14_400),
     segmentTtl: seconds(60),
-    denial: denialSchema.default({ status: {} }),
+    denial: denialSchema.default({ status: {}, redirectStatus: 302 }),
     cache: z.strictObject({ livePlaylists: z.boolean().default(true) }).default({ livePlaylists: true }),
     /**
      * forward zones: hand the viewer's token to DASH segment requests with one MPEG-DASH Annex I
      * UrlQueryInfo per AdaptationSet instead of rewriting each segment URL (dash.js and shaka honour it).
      */
     dashUrlParams: z.boolean().default(false),
+    /** ectoken zones: Azure's "Token Auth Parameter" and "Token Auth Ignore URL Case". */
+    ectoken: z
+      .strictObject({
+        param: z
+          .string()
+          .regex(/^[A-Za-z0-9_.~-]{1,64}$/, { error: 'must be a query parameter name, e.g. token' })
+          .default('token'),
+        ignoreUrlCase: z.boolean().default(false),
+      })
+      .optional(),
     /** Extra request headers sent to the origin (e.g. cookie); by default only media-related ones go. */
     forwardHeaders: z.array(checked(headerProblem)).default([]),
   })
@@ -192,6 +210,24 @@ export const zoneSchema = z
         path: ['dashUrlParams'],
         message: "carries the viewer's own token, so it needs tokens: forward (or set dashUrlParams: false)",
       });
+    }
+    if (zone.scheme === 'ectoken') {
+      if (zone.tokens === 'path') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tokens'],
+          message: 'ectoken carries its scope in ec_url_allow, not in the path; use tokens: mint or forward',
+        });
+      }
+      if (zone.bindIp) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['bindIp'],
+          message: 'an ectoken binds itself to addresses with ec_clientip; set bindIp: false',
+        });
+      }
+    } else if (zone.ectoken !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['ectoken'], message: 'applies to scheme: ectoken only' });
     }
     if (zone.bindIp && zone.scheme === 'keycdn') {
       ctx.addIssue({
@@ -218,6 +254,20 @@ export const configSchema = z.strictObject({
       }),
     )
     .default([]),
+  /**
+   * Where a viewer's country comes from, for tokens with country rules: a MaxMind-format database
+   * (GeoLite2-Country / GeoIP2-Country .mmdb), and/or a header set by a trusted proxy (e.g.
+   * cf-ipcountry), believed only from trustedProxies.
+   */
+  geo: z
+    .strictObject({
+      database: z.string().min(1).optional(),
+      header: z
+        .string()
+        .regex(HEADER_NAME, { error: 'must be an HTTP header name, e.g. cf-ipcountry' })
+        .optional(),
+    })
+    .default({}),
   cors: z
     .strictObject({ allowedOrigins: z.array(checked(corsOriginProblem)).min(1).default(['*']) })
     .default({ allowedOrigins: ['*'] }),

@@ -12,11 +12,12 @@ import {
   type Config,
   type ConfigInput,
 } from '../config/index.js';
-import { schemeByName } from '../tokens/registry.js';
+import { schemeForZone } from '../tokens/registry.js';
+import { CountryLookup } from './geo.js';
 import { requestHost, requestId } from './client.js';
 import { Cors } from './cors.js';
 import { LiveCache } from './live-cache.js';
-import { createLogger, redactTarget, type Logger } from './log.js';
+import { createLogger, redactParam, redactTarget, type Logger } from './log.js';
 import { GatewayMetrics } from './metrics.js';
 import { createOriginPool } from './origin.js';
 import { logDenial, proxyRequest } from './proxy.js';
@@ -94,10 +95,11 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     cache: new LiveCache(config.limits.cacheMaxEntries, config.limits.cacheMaxBytes),
     cors: new Cors(config.cors.allowedOrigins),
     trusted: new AddressSet(config.trustedProxies),
+    geo: new CountryLookup(config.geo),
   };
   const zones: ZoneRuntime[] = config.zones.map((zone) => {
-    const scheme = schemeByName(zone.scheme);
-    if (scheme === undefined) throw new ConfigError([`zones: unknown scheme ${zone.scheme}`]);
+    const scheme = schemeForZone(zone.scheme, zone.ectoken);
+    redactParam(scheme.params.token);
     return {
       config: zone,
       scheme,

@@ -18,7 +18,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
  * other systems that may travel through to the origin (Nimble's wmsAuthSign, Akamai's hdnts/hdntl,
  * CloudFront's Signature, generic ones).
  */
-const SECRET_PARAMS: ReadonlySet<string> = new Set([
+const SECRET_PARAMS = new Set<string>([
   ...Object.values(SCHEMES).map((scheme) => scheme.params.token.toLowerCase()),
   'wmsauthsign',
   'hdnts',
@@ -34,6 +34,13 @@ const SECRET_PARAMS: ReadonlySet<string> = new Set([
 ]);
 
 const PATH_TOKEN = /\/~[^~/?]*~/g;
+/** A query pair that is a whole token by itself (Edgecast's `/file.mp4?<token>`). */
+const BARE_TOKEN = /^[A-Za-z0-9_\-+/%]{32,}(?:=|%3D){0,2}$/i;
+
+/** Adds a zone's own token parameter name (ectoken's is configurable); redaction only ever grows. */
+export function redactParam(name: string): void {
+  SECRET_PARAMS.add(name.toLowerCase());
+}
 
 /** A request target fit for a log line: token values and path-token segments replaced by REDACTED. */
 export function redactTarget(target: string): string {
@@ -45,6 +52,7 @@ export function redactTarget(target: string): string {
     .slice(question + 1)
     .split('&')
     .map((pair) => {
+      if (BARE_TOKEN.test(pair)) return 'REDACTED';
       const eq = pair.indexOf('=');
       const name = eq === -1 ? pair : pair.slice(0, eq);
       let decoded = name;

@@ -220,12 +220,7 @@ export function serveManifest(
         tokenize,
         ...(config.dashUrlParams && config.tokens === 'forward' && view.grant.scope !== 'path'
           ? {
-              urlParam: {
-                params: [
-                  [zone.scheme.params.token, view.grant.token],
-                  [zone.scheme.params.expires, String(view.grant.expires)],
-                ],
-              },
+              urlParam: { params: zone.scheme.queryParams(view.grant.token, view.grant.expires) },
             }
           : {}),
       });

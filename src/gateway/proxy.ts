@@ -17,6 +17,8 @@ import {
 } from './runtime.js';
 import { withoutPathTokens, type ZoneRouter } from './zones.js';
 
+const isTls = (req: IncomingMessage): boolean => (req.socket as { encrypted?: boolean }).encrypted === true;
+
 /** LL-HLS blocking reloads (RFC 8216bis §6.2.5.2): held by the origin, never answered from a cache. */
 const BLOCKING_PARAMS = /(?:^|&)_HLS_(?:msn|part|skip)(?:=|&|$)/;
 
@@ -85,12 +87,20 @@ export function proxyRequest(
   const config = zone.config;
   const client = clientAddress(req, rt.trusted);
   const now = Math.floor(Date.now() / 1000);
+  const forwardedProto = client.viaTrustedProxy ? req.headers['x-forwarded-proto'] : undefined;
+  const proto = forwardedProto === 'https' || (forwardedProto === undefined && isTls(req)) ? 'https' : 'http';
   const checked = checkRequest(target, {
     scheme: zone.scheme,
     keys: config.keys,
     now,
     bindIp: config.bindIp,
     clientIp: client.ip,
+    facts: {
+      referer: req.headers.referer,
+      proto,
+      host: host.hostname,
+      country: () => rt.geo.country(client.ip, req.headers, client.viaTrustedProxy),
+    },
   });
   const verdict = checked.verdict;
   if (!verdict.ok) {
@@ -107,13 +117,12 @@ export function proxyRequest(
   const query = checked.upstreamQuery;
   const upstreamTarget = query === '' ? upstreamPath : `${upstreamPath}?${query}`;
 
-  const forwardedProto = client.viaTrustedProxy ? req.headers['x-forwarded-proto'] : undefined;
   const view: ViewerRequest = {
     id,
     target,
     head: req.method === 'HEAD',
     grant: verdict,
-    publicOrigin: `${forwardedProto === 'https' ? 'https' : 'http'}://${host.authority}`,
+    publicOrigin: `${proto}://${host.authority}`,
     upstreamTarget,
     now,
     started,

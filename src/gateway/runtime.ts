@@ -4,6 +4,7 @@ import type { AddressSet, Config, ZoneConfig } from '../config/index.js';
 import type { TokenScheme } from '../tokens/scheme.js';
 import type { Denial, Grant } from '../tokens/verdict.js';
 import type { Cors } from './cors.js';
+import type { CountryLookup } from './geo.js';
 import type { LiveCache } from './live-cache.js';
 import type { Logger } from './log.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -26,6 +27,7 @@ export interface GatewayRuntime {
   readonly cache: LiveCache;
   readonly cors: Cors;
   readonly trusted: AddressSet;
+  readonly geo: CountryLookup;
 }
 
 /** One viewer request that passed the token check, as the proxy and the manifest code see it. */
@@ -69,10 +71,10 @@ export function sendDenial(res: ServerResponse, zone: ZoneConfig | undefined, de
     sendText(res, denial.status, denial.reason);
     return denial.status;
   }
-  const { redirect, redirectOn, status } = zone.denial;
+  const { redirect, redirectOn, redirectStatus, status } = zone.denial;
   if (redirect !== undefined && redirectOn.includes(denial.reason)) {
-    sendText(res, 302, denial.reason, { location: redirect });
-    return 302;
+    sendText(res, redirectStatus, denial.reason, { location: redirect });
+    return redirectStatus;
   }
   const code = status[denial.reason];
   sendText(res, code, denial.reason);

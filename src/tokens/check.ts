@@ -1,7 +1,7 @@
 import { canonicalIp } from './ip.js';
 import { canonicalRequestPath, encodePath } from './path.js';
 import { decodeValue, parseQuery, withoutParams, type QueryPair } from './query.js';
-import type { PresentedToken, TokenScheme } from './scheme.js';
+import type { PresentedToken, RequestFacts, TokenScheme } from './scheme.js';
 import { deny, type Denial, type Verdict } from './verdict.js';
 
 export interface CheckOptions {
@@ -14,6 +14,8 @@ export interface CheckOptions {
   readonly bindIp?: boolean;
   /** The client's address (socket, or forwarded by a trusted proxy). Required when bindIp is set. */
   readonly clientIp?: string;
+  /** Referrer, protocol, host and country, for schemes whose tokens carry access rules (ectoken). */
+  readonly facts?: Omit<RequestFacts, 'clientAddress'>;
 }
 
 export interface CheckedRequest {
@@ -31,13 +33,23 @@ const PATH_TOKEN = /^~([^~]*)~([^~]*)$/;
 
 const paramNames = new WeakMap<TokenScheme, ReadonlySet<string>>();
 
-function tokenParamNames(scheme: TokenScheme): ReadonlySet<string> {
+export function tokenParamNames(scheme: TokenScheme): ReadonlySet<string> {
   let names = paramNames.get(scheme);
   if (!names) {
-    names = new Set([scheme.params.token, scheme.params.expires]);
+    const { token, expires } = scheme.params;
+    names = new Set(expires === undefined ? [token] : [token, expires]);
     paramNames.set(scheme, names);
   }
   return names;
+}
+
+/** A query pair that is a whole token by itself (`/file.mp4?<token>`): base64 text, padding allowed. */
+const BARE_TOKEN = /^[A-Za-z0-9_\-+/]{32,}={0,2}$/;
+
+function bareToken(pair: QueryPair): string | undefined {
+  if (pair.rawValue !== undefined && pair.rawValue.replace(/=/g, '') !== '') return undefined;
+  const text = decodeValue(pair.raw);
+  return text !== undefined && BARE_TOKEN.test(text) ? text : undefined;
 }
 
 function splitTarget(target: string): { rawPath: string; rawQuery: string } {
@@ -63,22 +75,41 @@ function isDenial(value: unknown): value is Denial {
   return typeof value === 'object' && value !== null && (value as { ok?: unknown }).ok === false;
 }
 
-function presentedFromQuery(
-  pairs: readonly QueryPair[],
-  scheme: TokenScheme,
-): PresentedToken | Denial | undefined {
-  const token = single(pairs, scheme.params.token);
-  const expires = single(pairs, scheme.params.expires);
-  if (isDenial(token)) return token;
-  if (isDenial(expires)) return expires;
-  if (token === undefined && expires === undefined) return undefined;
-  if (token === undefined) return deny('malformed', `parameter ${scheme.params.token} missing`);
-  if (expires === undefined) return deny('malformed', `parameter ${scheme.params.expires} missing`);
+interface FromQuery {
+  readonly presented: PresentedToken | Denial | undefined;
+  /** A bare-token pair to leave out of the upstream query. */
+  readonly bare?: QueryPair;
+}
+
+function presentedFromQuery(pairs: readonly QueryPair[], scheme: TokenScheme): FromQuery {
+  const names = scheme.params;
+  const token = single(pairs, names.token);
+  if (isDenial(token)) return { presented: token };
+  if (names.expires === undefined) {
+    // One-parameter formats: the named parameter, or a bare token as (part of) the query.
+    const bares = scheme.bareQueryToken ? pairs.filter((pair) => bareToken(pair) !== undefined) : [];
+    const bare = bares[0];
+    if (bares.length > 1 || (bare !== undefined && token !== undefined)) {
+      return { presented: deny('malformed', 'more than one token in the query') };
+    }
+    if (bare !== undefined) return { presented: { token: bareToken(bare) ?? '', expires: '' }, bare };
+    if (token === undefined) return { presented: undefined };
+    const value = decodeValue(token.rawValue ?? '');
+    if (!value) return { presented: deny('malformed', `parameter ${names.token} empty or badly encoded`) };
+    return { presented: { token: value, expires: '' } };
+  }
+  const expires = single(pairs, names.expires);
+  if (isDenial(expires)) return { presented: expires };
+  if (token === undefined && expires === undefined) return { presented: undefined };
+  if (token === undefined) return { presented: deny('malformed', `parameter ${names.token} missing`) };
+  if (expires === undefined) return { presented: deny('malformed', `parameter ${names.expires} missing`) };
   const tokenValue = decodeValue(token.rawValue ?? '');
   const expiresValue = decodeValue(expires.rawValue ?? '');
-  if (!tokenValue) return deny('malformed', `parameter ${scheme.params.token} empty or badly encoded`);
-  if (!expiresValue) return deny('malformed', `parameter ${scheme.params.expires} empty or badly encoded`);
-  return { token: tokenValue, expires: expiresValue };
+  if (!tokenValue) return { presented: deny('malformed', `parameter ${names.token} empty or badly encoded`) };
+  if (!expiresValue) {
+    return { presented: deny('malformed', `parameter ${names.expires} empty or badly encoded`) };
+  }
+  return { presented: { token: tokenValue, expires: expiresValue } };
 }
 
 /**
@@ -88,16 +119,19 @@ function presentedFromQuery(
  */
 export function checkRequest(target: string, options: CheckOptions): CheckedRequest {
   const { rawPath, rawQuery } = splitTarget(target);
+  const { scheme } = options;
   const pairs = parseQuery(rawQuery);
-  const upstreamQuery = withoutParams(pairs, tokenParamNames(options.scheme));
+  const fromQuery = presentedFromQuery(pairs, scheme);
+  const kept = fromQuery.bare === undefined ? pairs : pairs.filter((pair) => pair !== fromQuery.bare);
+  const upstreamQuery = withoutParams(kept, tokenParamNames(scheme));
   const canonical = canonicalRequestPath(rawPath);
   if (!canonical.ok) return { verdict: canonical, upstreamQuery };
 
   // `~` is rare in media paths; only a path holding one can carry an embedded token.
-  const segments = canonical.path.includes('~') ? canonical.path.split('/') : [];
+  const segments = scheme.pathTokens && canonical.path.includes('~') ? canonical.path.split('/') : [];
   const tokenSegments = segments.flatMap((segment, index) => (PATH_TOKEN.test(segment) ? [index] : []));
   let path = canonical.path;
-  let presented: PresentedToken | Denial | undefined = presentedFromQuery(pairs, options.scheme);
+  let presented: PresentedToken | Denial | undefined = fromQuery.presented;
 
   const finish = (verdict: Verdict): CheckedRequest => ({
     verdict,
@@ -123,5 +157,6 @@ export function checkRequest(target: string, options: CheckOptions): CheckedRequ
     ip = options.clientIp === undefined ? undefined : canonicalIp(options.clientIp);
     if (ip === undefined) return finish(deny('invalid', 'IP-bound zone and no usable client address'));
   }
-  return finish(options.scheme.verify(presented, { path, keys: options.keys, now: options.now, ip }));
+  const facts: RequestFacts = { ...options.facts, clientAddress: options.clientIp };
+  return finish(scheme.verify(presented, { path, keys: options.keys, now: options.now, ip, facts }));
 }

@@ -64,8 +64,16 @@ export function createMd5Scheme(definition: Md5SchemeDefinition): TokenScheme {
     name: definition.name,
     params: definition.params,
     supportsIp: definition.supportsIp,
+    bareQueryToken: false,
+    pathTokens: true,
     stringToSign,
     sign,
     verify,
+    covers: (grant, path) =>
+      grant.scope === 'file' ? path === grant.signedPath : directoryOf(path) === grant.signedPath,
+    queryParams: (token, expires) => [
+      [definition.params.token, token],
+      [definition.params.expires, String(expires)],
+    ],
   };
 }

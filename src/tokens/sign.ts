@@ -1,9 +1,11 @@
 import { canonicalIp } from './ip.js';
 import { canonicalRequestPath, directoryOf, encodePath } from './path.js';
+import { tokenParamNames } from './check.js';
+import { ECTOKEN_MAX_LENGTH } from './ectoken.js';
 import { parseQuery, withoutParams } from './query.js';
 import type { TokenScheme } from './scheme.js';
 
-export type SignErrorCode = 'secret' | 'expiry' | 'ip' | 'path' | 'scheme';
+export type SignErrorCode = 'secret' | 'expiry' | 'ip' | 'path' | 'scheme' | 'rule';
 
 /** Raised for bad signing input (a programming or configuration error, never a viewer's request). */
 export class SignError extends Error {
@@ -35,6 +37,8 @@ export interface SignRequest {
    * in it); `path` embeds a directory token in the path after that directory (SPEC §3).
    */
   readonly scope?: SignScope;
+  /** Access rules for formats that carry them (ectoken `ec_*` pairs; see ectokenRules). */
+  readonly rules?: ReadonlyArray<readonly [string, string]>;
 }
 
 export function validateSecret(secret: string): void {
@@ -63,6 +67,14 @@ export function signTarget(url: string, request: SignRequest): string {
   validateSecret(request.secret);
   validateExpires(request.expires);
   const { scheme } = request;
+  const keyProblem = scheme.keyProblem?.(request.secret);
+  if (keyProblem !== undefined) throw new SignError('secret', keyProblem);
+  if (request.scope === 'path' && !scheme.pathTokens) {
+    throw new SignError(
+      'scheme',
+      `${scheme.name} tokens do not travel in the path; sign the file or directory`,
+    );
+  }
   let ip: string | undefined;
   if (request.ip !== undefined) {
     if (!scheme.supportsIp)
@@ -92,17 +104,26 @@ export function signTarget(url: string, request: SignRequest): string {
   const path = canonical.path;
   const scope = request.scope ?? 'file';
   const signedPath = scope === 'file' ? path : directoryOf(path);
-  const token = scheme.sign({ path: signedPath, expires: request.expires, ip }, request.secret);
-  const otherParams = withoutParams(
-    parseQuery(rawQuery),
-    new Set([scheme.params.token, scheme.params.expires]),
+  const token = scheme.sign(
+    { path: signedPath, expires: request.expires, ip, ...(request.rules ? { rules: request.rules } : {}) },
+    request.secret,
   );
+  if (token.length > ECTOKEN_MAX_LENGTH) {
+    throw new SignError(
+      'rule',
+      `the token would be ${token.length} characters; verifiers refuse over ${ECTOKEN_MAX_LENGTH}`,
+    );
+  }
+  const otherParams = withoutParams(parseQuery(rawQuery), tokenParamNames(scheme));
 
   if (scope === 'path') {
     const tokenised = `${encodePath(signedPath)}~${token}~${request.expires}/${encodePath(path.slice(signedPath.length))}`;
     return `${origin}${tokenised}${otherParams === '' ? '' : `?${otherParams}`}${fragment}`;
   }
-  const tokenParams = `${scheme.params.token}=${token}&${scheme.params.expires}=${request.expires}`;
+  const tokenParams = scheme
+    .queryParams(token, request.expires)
+    .map(([name, value]) => `${name}=${value}`)
+    .join('&');
   const query = otherParams === '' ? tokenParams : `${otherParams}&${tokenParams}`;
   return `${origin}${encodePath(path)}?${query}${fragment}`;
 }

@@ -1,4 +1,5 @@
 import type { Tokenizer, TokenGrant, UriTarget } from '../manifest/types.js';
+import { ECTOKEN_MAX_LENGTH } from './ectoken.js';
 import { canonicalRequestPath, directoryOf } from './path.js';
 import type { TokenScheme } from './scheme.js';
 import type { Grant } from './verdict.js';
@@ -40,10 +41,7 @@ const PLAIN_NAME = /^[\x21-\x24\x26-\x2e\x30-\x5b\x5d-\x7e]+$/;
 function tokenGrant(scheme: TokenScheme, token: string, expires: number, rebaseTo?: string): TokenGrant {
   return {
     kind: 'query',
-    params: [
-      [scheme.params.token, token],
-      [scheme.params.expires, String(expires)],
-    ],
+    params: scheme.queryParams(token, expires),
     ...(rebaseTo === undefined ? {} : { rebaseTo }),
   };
 }
@@ -110,9 +108,7 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
     }
 
     if (context.strategy === 'forward') {
-      const covered =
-        incoming.scope === 'file' ? path === incoming.signedPath : directoryOf(path) === incoming.signedPath;
-      if (!covered) return undefined;
+      if (!scheme.covers(incoming, path)) return undefined;
       return rebaseTo === undefined ? forwarded : forwardedRebased;
     }
 
@@ -124,7 +120,13 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
     // token; such a URI is left alone (a path-token zone covers that layout).
     const signedPath = path;
     if (target.wildcard && signedPath.includes('$')) return undefined;
-    const token = scheme.sign({ path: signedPath, expires, ip: incoming.ip }, context.signingKey);
+    // Minted tokens keep the viewer's restrictions (ectoken: IP, country, referrer, protocol, host).
+    const token = scheme.sign(
+      { path: signedPath, expires, ip: incoming.ip, ...(incoming.rules ? { rules: incoming.rules } : {}) },
+      context.signingKey,
+    );
+    // A token the verifier would refuse (ectoken over 512 characters: a very long path) is not handed out.
+    if (token.length > ECTOKEN_MAX_LENGTH) return undefined;
     return tokenGrant(scheme, token, expires, rebaseTo);
   };
 }

@@ -12,6 +12,10 @@ export type DenialReason =
   | 'malformed'
   /** Well-formed but the signature does not match this path (and IP, when bound) under any key. */
   | 'invalid'
+  /** An authentic token whose access rules refuse this request (ectoken country, referrer, IP, …). */
+  | 'rule'
+  /** A token format the zone knows but refuses to accept (ectoken v2: unauthenticated Blowfish). */
+  | 'unsupported'
   /** The signature is right and the expiry has passed: 410. */
   | 'expired';
 
@@ -24,12 +28,13 @@ export interface Denial {
   readonly detail: string;
 }
 
-export type TokenScope = 'file' | 'directory' | 'path';
+/** What a token opens: one file, the files of one directory, a path-token subtree, or path prefixes. */
+export type TokenScope = 'file' | 'directory' | 'path' | 'prefix';
 
 export interface Grant {
   readonly ok: true;
   readonly status: 200;
-  /** Unix seconds; the request is valid while `now < expires`. */
+  /** Unix seconds; the request is valid while `now < expires`. Infinity for a token without expiry. */
   readonly expires: number;
   readonly scope: TokenScope;
   /** The decoded path the token signs: the file, or a directory ending in `/`. */
@@ -38,6 +43,10 @@ export interface Grant {
   readonly token: string;
   /** The client IP the token is bound to, when the zone binds tokens to IPs. */
   readonly ip?: string;
+  /** Scope `prefix`: the decoded path prefixes the token opens (ectoken `ec_url_allow`). */
+  readonly prefixes?: readonly string[];
+  /** Access rules that tokens minted from this one inherit (see SignTarget.rules). */
+  readonly rules?: ReadonlyArray<readonly [string, string]>;
 }
 
 export type Verdict = Grant | Denial;
@@ -47,6 +56,8 @@ const STATUS: Record<DenialReason, DenialStatus> = {
   missing: 403,
   malformed: 403,
   invalid: 403,
+  rule: 403,
+  unsupported: 403,
   expired: 410,
 };
 
