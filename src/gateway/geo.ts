@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
+import { isIP } from 'node:net';
 import { Reader, type CountryResponse } from 'maxmind';
 import { ConfigError } from '../config/index.js';
 
@@ -37,6 +38,10 @@ export class CountryLookup {
       if (typeof value === 'string' && COUNTRY_CODE.test(value)) return value.toUpperCase();
     }
     if (this.#reader === undefined || address === undefined) return undefined;
+    // The reader neither checks the address nor refuses IPv6 in an IPv4-only database (it would walk the
+    // first 32 bits); `address` is canonical already (mapped IPv4 folded), so only the family is checked.
+    const family = isIP(address);
+    if (family === 0 || (family === 6 && this.#reader.metadata.ipVersion === 4)) return undefined;
     let found: CountryResponse | null;
     try {
       found = this.#reader.get(address);
