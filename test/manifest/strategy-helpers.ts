@@ -8,6 +8,7 @@ import { expect } from 'vitest';
 import type { Tokenizer } from '../../src/manifest/types.js';
 import { checkRequest, type CheckOptions } from '../../src/tokens/check.js';
 import { canonicalRequestPath, directoryOf } from '../../src/tokens/path.js';
+import { createEctokenScheme } from '../../src/tokens/ectoken.js';
 import { SCHEMES } from '../../src/tokens/registry.js';
 import type { TokenScheme } from '../../src/tokens/scheme.js';
 import { signTarget, type SignScope } from '../../src/tokens/sign.js';
@@ -16,6 +17,8 @@ import type { Grant, Verdict } from '../../src/tokens/verdict.js';
 
 export const GATEWAY = 'https://gw.example';
 export const SECRET = 'strategy-suite-secret';
+/** Azure keys are letters and digits only. */
+export const ECTOKEN_SECRET = 'strategySuiteSecret2026';
 export const NOW = 1_700_000_000;
 export const PLAYLIST_TTL = 14_400;
 export const SEGMENT_TTL = 60;
@@ -29,15 +32,37 @@ export const STRATEGIES: readonly TokenStrategy[] = ['forward', 'mint', 'path'];
 export interface Run {
   readonly label: string;
   readonly scheme: TokenScheme;
-  /** The viewer's address when the zone binds tokens to IPs. */
+  /** The viewer's address when the zone binds tokens to IPs (ectoken: the link's ec_clientip). */
   readonly ip?: string;
+  readonly secret?: string;
 }
 
 export const RUNS: readonly Run[] = [
   { label: 'gcore', scheme: SCHEMES.gcore },
   { label: 'gcore bound to the viewer IP', scheme: SCHEMES.gcore, ip: CLIENT_IP },
   { label: 'keycdn', scheme: SCHEMES.keycdn },
+  { label: 'ectoken', scheme: createEctokenScheme(), secret: ECTOKEN_SECRET },
+  {
+    label: 'ectoken with ec_clientip, renamed parameter',
+    scheme: createEctokenScheme({ param: 'ectk' }),
+    secret: ECTOKEN_SECRET,
+    ip: CLIENT_IP,
+  },
 ];
+
+/** The runs a strategy applies to: ectoken carries its scope in ec_url_allow, never in the path. */
+export function runsFor(strategy: TokenStrategy): ReadonlyArray<readonly [string, Run]> {
+  return RUNS.filter((run) => strategy !== 'path' || run.scheme.pathTokens).map((run) => [run.label, run]);
+}
+
+const secretOf = (run: Run): string => run.secret ?? SECRET;
+
+/** Names of the query parameters that carry a scheme's token. */
+function tokenNames(scheme: TokenScheme): string[] {
+  return scheme.params.expires === undefined
+    ? [scheme.params.token]
+    : [scheme.params.token, scheme.params.expires];
+}
 
 /** SPEC §4: forward copies a directory token, mint starts from a file token, path embeds one in the path. */
 const INCOMING_SCOPE: Readonly<Record<TokenStrategy, SignScope>> = {
@@ -49,9 +74,9 @@ const INCOMING_SCOPE: Readonly<Record<TokenStrategy, SignScope>> = {
 export function checkOptions(run: Run, now: number, clientIp = run.ip): CheckOptions {
   return {
     scheme: run.scheme,
-    keys: [SECRET],
+    keys: [secretOf(run)],
     now,
-    ...(run.ip === undefined ? {} : { bindIp: true, clientIp }),
+    ...(run.ip === undefined ? {} : { bindIp: run.scheme.pathTokens, clientIp }),
   };
 }
 
@@ -68,7 +93,7 @@ export interface SignedManifest {
 export function signManifest(plainUrl: string, strategy: TokenStrategy, run: Run): SignedManifest {
   const signed = signTarget(plainUrl, {
     scheme: run.scheme,
-    secret: SECRET,
+    secret: secretOf(run),
     expires: NOW + LINK_TTL,
     scope: INCOMING_SCOPE[strategy],
     ...(run.ip === undefined ? {} : { ip: run.ip }),
@@ -76,7 +101,8 @@ export function signManifest(plainUrl: string, strategy: TokenStrategy, run: Run
   const verdict = checkRequest(signed, checkOptions(run, NOW)).verdict;
   expect(verdict.ok, `the manifest link ${signed} must verify`).toBe(true);
   const grant = verdict as Grant;
-  expect(grant.scope).toBe(INCOMING_SCOPE[strategy]);
+  // An ectoken's ec_url_allow is a prefix: the directory's, or the file's own path.
+  expect(grant.scope).toBe(run.scheme.pathTokens ? INCOMING_SCOPE[strategy] : 'prefix');
   return { url: new URL(signed), rewriteBase: new URL(resolutionBase(signed, grant)), grant };
 }
 
@@ -90,7 +116,7 @@ export function tokenizerFor(
   return createTokenizer({
     strategy,
     scheme: run.scheme,
-    signingKey: SECRET,
+    signingKey: secretOf(run),
     incoming: grant,
     now: NOW,
     playlistTtl: PLAYLIST_TTL,
@@ -149,14 +175,14 @@ function pairName(pair: string): string {
 }
 
 export function carriesToken(url: URL, scheme: TokenScheme): boolean {
-  const names = [scheme.params.token, scheme.params.expires];
+  const names = tokenNames(scheme);
   if (queryPairs(url).some((pair) => names.includes(pairName(pair)))) return true;
   return url.pathname.split('/').some((segment) => PATH_TOKEN_SEGMENT.test(segment));
 }
 
 /** Path and query of a URL with any token of `scheme` taken out: the resource the origin is asked for. */
 export function resourceOf(url: URL, scheme: TokenScheme): string {
-  const names = [scheme.params.token, scheme.params.expires];
+  const names = tokenNames(scheme);
   const path = url.pathname
     .split('/')
     .filter((segment) => !PATH_TOKEN_SEGMENT.test(segment))
@@ -172,7 +198,7 @@ export function resourceOf(url: URL, scheme: TokenScheme): string {
  * fast-xml-parser), leaving every other byte.
  */
 export function withoutTokens(value: string, scheme: TokenScheme): string {
-  const names = `${scheme.params.token}|${scheme.params.expires}`;
+  const names = tokenNames(scheme).join('|');
   return value
     .replace(new RegExp(`([?&])(?:${names})=[^&#"\\s]*`, 'g'), '$1')
     .replace(/&&+/g, '&')
@@ -226,6 +252,8 @@ function required(
   if (failsOverAbroad && context.strategy !== 'path') return false;
   switch (context.strategy) {
     case 'forward':
+      // Edgecast: ec_url_allow is a plain string prefix of the path.
+      if (grant.scope === 'prefix') return (grant.prefixes ?? []).some((prefix) => path.startsWith(prefix));
       return directoryOf(path) === grant.signedPath;
     case 'mint':
       return site.templatedDirectory !== true;
@@ -338,7 +366,8 @@ export function judge(
       }
       if (run.ip !== undefined) {
         const elsewhere = at(NOW + 1, OTHER_IP);
-        if (elsewhere.ok || elsewhere.reason !== 'invalid') {
+        // An MD5 signature over the IP no longer matches; an ectoken's ec_clientip rule refuses.
+        if (elsewhere.ok || elsewhere.reason !== (run.scheme.pathTokens ? 'invalid' : 'rule')) {
           fail('an IP-bound token opens for another IP', describeVerdict(elsewhere));
           good = false;
         }
@@ -384,6 +413,11 @@ export function knownDefects(
 export interface NoTokens {
   readonly strategies: readonly TokenStrategy[];
   readonly why: string;
+  /**
+   * The URIs sit in subdirectories of the manifest's: a directory token does not open them, an
+   * ectoken's ec_url_allow prefix does, so forward gives them the viewer's ectoken.
+   */
+  readonly belowDirectory?: boolean;
 }
 
 /**
@@ -396,8 +430,13 @@ export function expectJudgement(
   label: string,
   strategy: TokenStrategy,
   known: readonly KnownDefect[],
-  none: NoTokens | undefined,
+  noTokens: NoTokens | undefined,
+  run?: Run,
 ): void {
+  const none =
+    noTokens?.belowDirectory && strategy === 'forward' && run !== undefined && !run.scheme.pathTokens
+      ? undefined
+      : noTokens;
   const mine = known.filter((k) => k.label === label && k.strategy === strategy);
   const unexplained = judgement.violations.filter((v) => !mine.some((k) => v.startsWith(k.violation)));
   expect(unexplained.join('\n')).toBe('');
