@@ -16,7 +16,7 @@ window.demo = {
 function addRow(entry) {
   const row = document.createElement('tr');
   if (entry.status >= 400 || entry.status === 0) row.className = 'bad';
-  const life = entry.life === null ? 'no token' : `${entry.life} s`;
+  const life = entry.life === null ? 'no token' : entry.life === 'sealed' ? 'encrypted' : `${entry.life} s`;
   for (const [text, cls] of [[requests.length], [entry.shown, 'path'], [entry.status || 'failed'], [life]]) {
     const cell = document.createElement('td');
     cell.textContent = String(text);

@@ -5,12 +5,15 @@ const TOKEN_PARAMS = ['md5', 'token'];
 const EXPIRY_PARAMS = ['expires', 'expire'];
 const PATH_TOKEN = /\/~([^/~]*)~(\d+)\//;
 
-/** Seconds of life left in the token a URL carries, or null when it carries none. */
+/**
+ * Seconds of life left in the token a URL carries, null when it carries none, or 'sealed' for an
+ * ectoken, whose expiry is inside the encrypted token.
+ */
 export function tokenLife(url) {
   const u = new URL(url, location.href);
   const path = PATH_TOKEN.exec(u.pathname);
   const expires = path ? path[2] : EXPIRY_PARAMS.map((p) => u.searchParams.get(p)).find((v) => v !== null);
-  if (!expires) return null;
+  if (!expires) return u.searchParams.has('token') ? 'sealed' : null;
   return Number(expires) - Math.floor(Date.now() / 1000);
 }
 

@@ -7,6 +7,7 @@ import { configOrThrow } from '../config/index.js';
 import { createGateway } from '../gateway/index.js';
 import { signTarget } from '../tokens/sign.js';
 import { schemeByName } from '../tokens/registry.js';
+import type { SchemeName } from '../tokens/scheme.js';
 import { startLiveOrigin } from './live-origin.js';
 import { startStaticOrigin } from './static-origin.js';
 
@@ -78,7 +79,9 @@ export interface DemoOptions {
   readonly port?: number;
   /** Port of the gateway; 0 picks a free one. */
   readonly gatewayPort?: number;
-  readonly scheme?: 'keycdn' | 'gcore';
+  readonly scheme?: SchemeName;
+  /** How the gateway tokenises nested URIs (SPEC §4); forward links are signed for their directory. */
+  readonly tokens?: 'mint' | 'forward';
   readonly segmentTtl?: number;
   readonly logLevel?: 'silent' | 'info' | 'warn' | 'debug';
 }
@@ -86,6 +89,8 @@ export interface DemoOptions {
 export interface Demo {
   readonly pageUrl: string;
   readonly gatewayUrl: string;
+  readonly scheme: SchemeName;
+  readonly tokens: 'mint' | 'forward';
   close(): Promise<void>;
 }
 
@@ -108,7 +113,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const host = options.host ?? '127.0.0.1';
   const schemeName = options.scheme ?? 'gcore';
   const scheme = schemeByName(schemeName)!;
-  const secret = randomBytes(18).toString('base64url');
+  const tokens = options.tokens ?? 'mint';
+  // Hex: ectoken (Azure) keys are letters and digits only; the MD5 schemes take any text.
+  const secret = randomBytes(18).toString('hex');
 
   const vod = await startStaticOrigin({ root: root('fixtures/media'), mount: '/vod', host });
   const live = await startLiveOrigin({
@@ -126,7 +133,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const zone = {
     scheme: schemeName,
     secrets: [secret],
-    tokens: 'mint',
+    tokens,
     playlistTtl: 14_400,
     segmentTtl: options.segmentTtl ?? 30,
   } as const;
@@ -159,7 +166,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     const now = Math.floor(Date.now() / 1000);
     const variant = String(req.query.variant ?? 'valid');
     const expires = variant === 'expired' ? now - 60 : now + ttl;
-    let url = signTarget(`${gatewayUrl}${stream.path}`, { scheme, secret, expires });
+    let url = signTarget(`${gatewayUrl}${stream.path}`, {
+      scheme,
+      secret,
+      expires,
+      scope: tokens === 'forward' ? 'directory' : 'file',
+    });
     if (variant === 'tampered') {
       // One character of the token changed: what a viewer who edits a link gets.
       url = url.replace(
@@ -186,6 +198,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   return {
     pageUrl: `http://${host}:${port}/`,
     gatewayUrl,
+    scheme: schemeName,
+    tokens,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -202,3 +202,54 @@ describe.skipIf(status === 'missing')('the demo plays protected streams in Chrom
     await page.close();
   }, 150_000);
 });
+
+/** An ectoken in `?token=`: base64url of IV, ciphertext and tag, at most 512 characters (issue 7). */
+function ectokenOf(url: string): string | undefined {
+  const token = new URL(url).searchParams.get('token');
+  return token !== null && /^[A-Za-z0-9_-]{39,512}$/.test(token) ? token : undefined;
+}
+
+describe.skipIf(status === 'missing')('the demo plays through an ectoken zone in Chromium (issue 7)', () => {
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (status === 'missing-in-ci')
+      throw new Error(`CI=true and /usr/bin/chromium is missing: ${INSTALL_HINT}`);
+    browser = await launchChromium();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it.each(['forward', 'mint'] as const)(
+    'VOD HLS plays ≥ 8 s with the zone on ectoken in %s mode, every request 200/206 with an ectoken',
+    async (tokens) => {
+      const demo = await startDemo({ scheme: 'ectoken', tokens, segmentTtl: 30 });
+      const page = await browser.newPage();
+      try {
+        const seen = watch(page);
+        await page.goto(`${demo.pageUrl}?stream=vod-fmp4&ttl=3600`);
+        await waitForMedia(page, 8, 40_000);
+        const gateway = new URL(demo.gatewayUrl).host;
+        const hosts = new Set(seen.map((s) => new URL(s.url).host));
+        expect([...hosts].filter((h) => h !== gateway && h !== new URL(demo.pageUrl).host)).toEqual([]);
+        const media = seen.filter((s) => new URL(s.url).host === gateway);
+        expect(media.filter((s) => /\.m4s$/.test(new URL(s.url).pathname)).length).toBeGreaterThan(2);
+        for (const request of media) {
+          expect([200, 206], request.url).toContain(request.status);
+          expect(ectokenOf(request.url), request.url).toBeDefined();
+        }
+        const distinct = new Set(media.map((s) => ectokenOf(s.url)));
+        // forward hands every nested URI the master link's own token (its ec_url_allow is the stream's
+        // directory, a prefix over the renditions' subdirectories); mint encrypts one per resource.
+        if (tokens === 'forward') expect(distinct.size).toBe(1);
+        else expect(distinct.size).toBeGreaterThan(media.length / 2);
+      } finally {
+        await page.close();
+        await demo.close();
+      }
+    },
+    90_000,
+  );
+});
