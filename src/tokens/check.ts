@@ -86,12 +86,14 @@ function presentedFromQuery(pairs: readonly QueryPair[], scheme: TokenScheme): F
   const token = single(pairs, names.token);
   if (isDenial(token)) return { presented: token };
   if (names.expires === undefined) {
-    // One-parameter formats: the named parameter, or a bare token as (part of) the query.
-    const bares = scheme.bareQueryToken ? pairs.filter((pair) => bareToken(pair) !== undefined) : [];
+    // One-parameter formats: the named parameter or, without it, a bare token as (part of) the query.
+    // With the named one present, other long pairs are the origin's own parameters.
+    const bares =
+      scheme.bareQueryToken && token === undefined
+        ? pairs.filter((pair) => bareToken(pair) !== undefined)
+        : [];
     const bare = bares[0];
-    if (bares.length > 1 || (bare !== undefined && token !== undefined)) {
-      return { presented: deny('malformed', 'more than one token in the query') };
-    }
+    if (bares.length > 1) return { presented: deny('malformed', 'more than one bare token in the query') };
     if (bare !== undefined) return { presented: { token: bareToken(bare) ?? '', expires: '' }, bare };
     if (token === undefined) return { presented: undefined };
     const value = decodeValue(token.rawValue ?? '');

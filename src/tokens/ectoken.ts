@@ -185,33 +185,34 @@ export function prefixCovers(prefixes: readonly string[], path: string, ignoreCa
   return prefixes.some((prefix) => subject.startsWith(prefix));
 }
 
-/** `http://a.example.com/page` → `a.example.com/page`, host lower-cased; the comparison ignores protocol. */
-function refererSubject(referer: string): string {
-  const withoutScheme = referer.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//, '');
-  const slash = withoutScheme.indexOf('/');
-  return slash === -1
-    ? withoutScheme.toLowerCase()
-    : withoutScheme.slice(0, slash).toLowerCase() + withoutScheme.slice(slash);
+/** The referrer's host and path (protocol, userinfo and port dropped); undefined when unreadable. */
+function refererParts(referer: string): { host: string; path: string } | undefined {
+  const absolute = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(referer) ? referer : `http://${referer}`;
+  try {
+    const url = new URL(absolute);
+    return { host: url.hostname, path: `${url.pathname}${url.search}` };
+  } catch {
+    return undefined;
+  }
 }
 
 const isMissingEntry = (entry: string): boolean => entry === '' || entry.toLowerCase() === 'missing';
 
 /**
- * An `ec_ref_*` entry: host or host+path the referrer starts with; a leading `*` stands for any run of
- * characters before the first `/` (subdomains), so `*.example.com` opens `a.b.example.com/x`.
+ * An `ec_ref_*` entry: a host, or host and path, that the referrer "starts with". The host must be the
+ * referrer's whole host — `example.com` does not open `example.com.evil.org` or `example.community`,
+ * which a plain string prefix would — and a path is a prefix of the referrer's path. A leading `*`
+ * stands for any run of subdomain characters: `*.example.com` opens `a.b.example.com`, not `example.com`.
  */
-function refererMatches(entry: string, subject: string): boolean {
+function refererMatches(entry: string, referer: { host: string; path: string }): boolean {
   if (isMissingEntry(entry) || entry.startsWith(' ')) return false;
   const slash = entry.indexOf('/');
-  const normal =
-    slash === -1 ? entry.toLowerCase() : entry.slice(0, slash).toLowerCase() + entry.slice(slash);
-  if (!normal.startsWith('*')) return subject.startsWith(normal);
-  const rest = normal.slice(1);
-  const hostEnd = subject.indexOf('/') === -1 ? subject.length : subject.indexOf('/');
-  for (let start = 0; start <= hostEnd; start += 1) {
-    if (subject.startsWith(rest, start)) return true;
-  }
-  return false;
+  const hostPart = (slash === -1 ? entry : entry.slice(0, slash)).toLowerCase();
+  const pathPart = slash === -1 ? '' : entry.slice(slash);
+  const hostOk = hostPart.startsWith('*')
+    ? referer.host.endsWith(hostPart.slice(1))
+    : referer.host === hostPart;
+  return hostOk && referer.path.startsWith(pathPart);
 }
 
 /** `*.example.com` opens any depth of subdomain but not `example.com` itself (Edgecast host rule). */
@@ -270,15 +271,15 @@ export function checkRules(
   const refAllow = list(values.get('ec_ref_allow'));
   const refDeny = list(values.get('ec_ref_deny'));
   if (refAllow !== undefined || refDeny !== undefined) {
-    const referer =
-      facts.referer === undefined || facts.referer === '' ? undefined : refererSubject(facts.referer);
+    const missing = facts.referer === undefined || facts.referer === '';
+    const referer = missing ? undefined : refererParts(facts.referer ?? '');
     const matches = (entry: string): boolean =>
-      referer === undefined ? isMissingEntry(entry) : refererMatches(entry, referer);
+      missing ? isMissingEntry(entry) : referer !== undefined && refererMatches(entry, referer);
     const verdict = allowDeny(refAllow, refDeny, matches);
     if (verdict === 'deny') {
       return refuse(
         refAllow === undefined ? 'ec_ref_deny' : 'ec_ref_allow',
-        referer === undefined ? 'referrer missing' : 'referrer not allowed',
+        missing ? 'referrer missing' : 'referrer not allowed',
       );
     }
   }
@@ -308,7 +309,7 @@ export function checkRules(
   return { ok: true };
 }
 
-/** Unix seconds without sign or fraction; `0` (EC-JS writes no ec_expire for it) means no expiry. */
+/** Unix seconds without sign or fraction. */
 const EXPIRY = /^[0-9]{1,10}$/;
 
 export interface EctokenOptions {
@@ -350,7 +351,8 @@ export function createEctokenScheme(options: EctokenOptions = {}): TokenScheme {
     }
     const ruling = checkRules(claims.values, context.path, context.facts ?? {}, ignoreUrlCase);
     if (!ruling.ok) return deny(ruling.rule === 'ec_url_allow' ? 'invalid' : 'rule', ruling.detail);
-    const expires = expireText === undefined || Number(expireText) === 0 ? Infinity : Number(expireText);
+    // No ec_expire: no expiry (Edgecast). `ec_expire=0` is 1970, long gone.
+    const expires = expireText === undefined ? Infinity : Number(expireText);
     // Edgecast denies requests "after the expiration time"; SPEC §2 makes `now == expires` expired too.
     if (!(context.now < expires)) return deny('expired', `expired at ${expires}`);
     const prefixes = urlPrefixes(claims.values.get('ec_url_allow'), ignoreUrlCase) ?? ['/'];
