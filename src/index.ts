@@ -3,8 +3,9 @@
  * run the gateway. See README.md for examples.
  */
 import { checkRequest } from './tokens/check.js';
+import { createEctokenScheme, ectokenRules, type EctokenRules } from './tokens/ectoken.js';
 import { schemeByName, SCHEME_NAMES } from './tokens/registry.js';
-import type { SchemeName, TokenScheme } from './tokens/scheme.js';
+import type { RequestFacts, SchemeName, TokenScheme } from './tokens/scheme.js';
 import { SignError, signTarget, type SignScope } from './tokens/sign.js';
 import { verdictName, type DenialReason, type Verdict } from './tokens/verdict.js';
 
@@ -13,6 +14,13 @@ export type { Verdict, Grant, Denial, DenialReason, TokenScope } from './tokens/
 export { SignError } from './tokens/sign.js';
 export { SCHEMES, SCHEME_NAMES } from './tokens/registry.js';
 export { canonicalIp } from './tokens/ip.js';
+export {
+  decryptEctoken,
+  encryptEctoken,
+  ectokenRules,
+  type DecryptResult,
+  type EctokenRules,
+} from './tokens/ectoken.js';
 export { rewriteHls } from './manifest/hls/index.js';
 export { rewriteDash } from './manifest/dash/index.js';
 export type { RewriteOptions, RewriteResult, Tokenizer, TokenGrant, UriTarget } from './manifest/types.js';
@@ -29,18 +37,51 @@ export interface SignUrlOptions {
   readonly ttl?: number;
   /** Unix seconds; defaults to the clock. */
   readonly now?: number;
-  /** Bind the token to the viewer's IP address (Gcore). */
+  /** Bind the token to the viewer's IP address (Gcore; ectoken writes it as `ec_clientip`). */
   readonly ip?: string;
-  /** Sign the directory that holds the path: the URL opens every file directly in that directory. */
+  /**
+   * Sign the directory that holds the path: the URL opens every file directly in that directory
+   * (ectoken: `ec_url_allow` is that directory, so its whole subtree opens).
+   */
   readonly dir?: boolean;
   /** Put a directory token in the path (`/dir/~token~expires/file`): the whole subtree opens. */
   readonly pathToken?: boolean;
+  /** ectoken only: access rules written into the token (country, referrer, protocol, host, URL prefixes). */
+  readonly rules?: EctokenRules;
+  /** ectoken only: the query parameter that carries the token (the zone's; default `token`). */
+  readonly param?: string;
 }
 
 function resolveScheme(name: string): TokenScheme {
   const scheme = schemeByName(name);
   if (!scheme) throw new SignError('scheme', `unknown scheme "${name}" (one of: ${SCHEME_NAMES.join(', ')})`);
   return scheme;
+}
+
+/** As the config schema takes an ectoken zone's `param`. */
+const PARAM_NAME = /^[A-Za-z0-9_.~-]{1,64}$/;
+
+/** The scheme with the per-zone ectoken settings, which the other schemes refuse rather than ignore. */
+function schemeWith(
+  name: string,
+  options: { readonly param?: string; readonly ignoreUrlCase?: boolean },
+  ectokenOnly: Readonly<Record<string, unknown>>,
+): TokenScheme {
+  const scheme = resolveScheme(name);
+  if (scheme.name !== 'ectoken') {
+    const given = Object.keys(ectokenOnly).filter((key) => ectokenOnly[key] !== undefined);
+    if (given.length > 0) {
+      throw new SignError(
+        'scheme',
+        `${given.join(', ')}: ectoken only; ${scheme.name} tokens carry no rules`,
+      );
+    }
+    return scheme;
+  }
+  if (options.param !== undefined && !PARAM_NAME.test(options.param)) {
+    throw new SignError('scheme', `param must be a query parameter name, got "${options.param}"`);
+  }
+  return createEctokenScheme(options);
 }
 
 const clock = (): number => Math.floor(Date.now() / 1000);
@@ -56,7 +97,11 @@ const clock = (): number => Math.floor(Date.now() / 1000);
  * @throws {SignError} for a bad secret, expiry, IP or path.
  */
 export function signUrl(url: string, options: SignUrlOptions): string {
-  const scheme = resolveScheme(options.scheme);
+  const scheme = schemeWith(
+    options.scheme,
+    { ...(options.param === undefined ? {} : { param: options.param }) },
+    { rules: options.rules, param: options.param },
+  );
   let expires = options.expires;
   if (expires === undefined) {
     if (options.ttl === undefined) throw new SignError('expiry', 'give either expires or ttl');
@@ -66,7 +111,26 @@ export function signUrl(url: string, options: SignUrlOptions): string {
     expires = (options.now ?? clock()) + options.ttl;
   }
   const scope: SignScope = options.pathToken ? 'path' : options.dir ? 'directory' : 'file';
-  return signTarget(url, { scheme, secret: options.secret, expires, ip: options.ip, scope });
+  let rules: ReadonlyArray<readonly [string, string]> | undefined;
+  if (options.rules !== undefined) {
+    if (options.ip !== undefined && options.rules.clientIp !== undefined) {
+      throw new SignError('rule', 'ip and rules.clientIp both set ec_clientip; give one of them');
+    }
+    if (options.dir && options.rules.urlAllow !== undefined) {
+      throw new SignError('rule', 'rules.urlAllow names what the token opens; drop dir');
+    }
+    const built = ectokenRules(options.rules);
+    if (!built.ok) throw new SignError('rule', built.problem);
+    rules = built.pairs;
+  }
+  return signTarget(url, {
+    scheme,
+    secret: options.secret,
+    expires,
+    ip: options.ip,
+    scope,
+    ...(rules === undefined ? {} : { rules }),
+  });
 }
 
 /** What verifyRequest accepts: a URL string, `{ url, ip }`, or a Node/express request. */
@@ -81,8 +145,37 @@ export interface VerifyRequestOptions {
   readonly secret: string | readonly string[];
   /** Unix seconds; defaults to the clock. */
   readonly now?: number;
-  /** The zone binds tokens to the client IP (taken from `request.ip` or the socket). */
+  /**
+   * The zone binds tokens to the client IP (taken from `request.ip` or the socket). Not for ectoken,
+   * whose tokens carry their own `ec_clientip` rule, checked against that same address.
+   */
   readonly bindIp?: boolean;
+  /**
+   * ectoken only: what its access rules are checked against. Nothing is read from the request's headers
+   * (only the caller knows which proxies to trust); what is not given counts as unknown or absent.
+   */
+  readonly facts?: VerifyFacts;
+  /** ectoken only: `ec_url_allow` compares without case (the zone's "ignore URL case"). */
+  readonly ignoreUrlCase?: boolean;
+  /** ectoken only: the query parameter that carries the token (default `token`; a bare `?<token>` too). */
+  readonly param?: string;
+}
+
+export interface VerifyFacts {
+  /** The Referer header; absent or empty is a missing referrer. */
+  readonly referer?: string;
+  /** The protocol the viewer used (behind a trusted proxy, the forwarded one). */
+  readonly proto?: 'http' | 'https';
+  /** The host the request named, without port. */
+  readonly host?: string;
+  /** ISO 3166 code, or a lookup that runs only when a token has country rules. */
+  readonly country?: string | (() => string | undefined);
+}
+
+function requestFacts(facts: VerifyFacts): Omit<RequestFacts, 'clientAddress'> {
+  const { country, ...rest } = facts;
+  if (country === undefined) return rest;
+  return { ...rest, country: typeof country === 'function' ? country : () => country };
 }
 
 export interface VerifyResult {
@@ -111,7 +204,17 @@ export interface VerifyResult {
  * Never throws for a bad request: every outcome is a result.
  */
 export function verifyRequest(request: VerifiableRequest, options: VerifyRequestOptions): VerifyResult {
-  const scheme = resolveScheme(options.scheme);
+  const scheme = schemeWith(
+    options.scheme,
+    {
+      ...(options.param === undefined ? {} : { param: options.param }),
+      ...(options.ignoreUrlCase === undefined ? {} : { ignoreUrlCase: options.ignoreUrlCase }),
+    },
+    { facts: options.facts, ignoreUrlCase: options.ignoreUrlCase, param: options.param },
+  );
+  if (scheme.name === 'ectoken' && options.bindIp) {
+    throw new SignError('scheme', 'an ectoken binds itself to addresses with ec_clientip; drop bindIp');
+  }
   const keys = typeof options.secret === 'string' ? [options.secret] : [...options.secret];
   if (keys.length === 0 || keys.some((key) => key.length === 0)) {
     throw new SignError('secret', 'verifyRequest needs at least one non-empty secret');
@@ -131,6 +234,7 @@ export function verifyRequest(request: VerifiableRequest, options: VerifyRequest
     now: options.now ?? clock(),
     bindIp: options.bindIp ?? false,
     clientIp,
+    ...(options.facts === undefined ? {} : { facts: requestFacts(options.facts) }),
   });
   const { verdict } = checked;
   return {

@@ -1,4 +1,5 @@
 import { DEMO_HELP, runDemo } from '../demo/command.js';
+import { DECRYPT_HELP, runDecrypt } from './decrypt.js';
 import { REWRITE_HELP, runRewrite } from './rewrite.js';
 import { runServe, SERVE_HELP } from './serve.js';
 import { runSign, SIGN_HELP } from './sign.js';
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   rewrite: { run: runRewrite, help: REWRITE_HELP },
   sign: { run: runSign, help: SIGN_HELP },
   verify: { run: runVerify, help: VERIFY_HELP },
+  decrypt: { run: runDecrypt, help: DECRYPT_HELP },
 };
 
 export const HELP = `streamgate — token gateway for HLS and DASH
@@ -23,6 +25,7 @@ Commands:
   serve     run the gateway in front of an origin
   sign      print a signed URL
   verify    check a signed URL (exit 0 valid, 1 denied)
+  decrypt   print the parameters inside an ectoken (exit 1 when no key opens it)
   rewrite   print a manifest as the gateway would rewrite it
   demo      sample origin + gateway + player page in one command
 

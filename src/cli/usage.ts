@@ -79,3 +79,27 @@ export function parseSeconds(flag: string, value: string | undefined): number | 
 }
 
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/** A query parameter name, as the config schema takes an ectoken zone's `param`. */
+const PARAM_NAME = /^[A-Za-z0-9_.~-]{1,64}$/;
+
+export function parseParamName(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!PARAM_NAME.test(value)) {
+    throw new UsageError(`--param must be a query parameter name (letters, digits, _ . ~ -), got "${value}"`);
+  }
+  return value;
+}
+
+/**
+ * Flags that only mean something to one scheme are refused elsewhere rather than silently ignored, so a
+ * rule the user asked for is never missing from the token.
+ */
+export function refuseFlags(
+  values: Readonly<Record<string, unknown>>,
+  flags: readonly string[],
+  why: string,
+): void {
+  const given = flags.filter((flag) => values[flag] !== undefined && values[flag] !== false);
+  if (given.length > 0) throw new UsageError(`${given.map((flag) => `--${flag}`).join(', ')}: ${why}`);
+}
