@@ -70,10 +70,24 @@ export interface PathGrant {
 export type TokenGrant = QueryGrant | PathGrant;
 
 /**
+ * Grants for plain file names in one directory: for `name` (RFC 3986 pchar only, without `%` and `/`,
+ * not `.` or `..`), exactly what the tokenizer gives the non-wildcard target `origin + directory + name`.
+ */
+export type NameTokenizer = (name: string, resource: ResourceClass) => TokenGrant | undefined;
+
+/**
  * Decides the token for one URI. `undefined` leaves the URI byte-for-byte as it was (foreign host,
  * outside the incoming token's scope, …). Must not throw.
  */
-export type Tokenizer = (target: UriTarget) => TokenGrant | undefined;
+export interface Tokenizer {
+  (target: UriTarget): TokenGrant | undefined;
+  /**
+   * Optional shortcut for the bulk of a long playlist, its file names next to it: a NameTokenizer for
+   * `directoryPath` (percent-encoded as in a URL, ending in `/`) on `origin`, or undefined when the
+   * tokenizer has none for it. It spares building a target and judging its path once per segment.
+   */
+  forDirectory?(origin: string, directoryPath: string): NameTokenizer | undefined;
+}
 
 /** Why a URI site was left alone; reported so the gateway can log it at debug level. */
 export interface SkippedUri {

@@ -380,6 +380,13 @@ export function createEctokenScheme(options: EctokenOptions = {}): TokenScheme {
     stringToSign,
     sign: (target, key) => encryptEctoken(stringToSign(target), key),
     verify,
+    coversDirectory: (grant, directory) => {
+      const prefixes = grant.prefixes ?? [];
+      const subject = ignoreUrlCase ? directory.toLowerCase() : directory;
+      if (prefixes.some((prefix) => subject.startsWith(prefix))) return true;
+      // A longer prefix (`/dir/seg1`) may still open some names in the directory.
+      return prefixes.some((prefix) => prefix.startsWith(subject)) ? undefined : false;
+    },
     covers: (grant, path) =>
       grant.prefixes !== undefined && prefixCovers(grant.prefixes, path, ignoreUrlCase),
     queryParams: (token) => [[param, token]],

@@ -71,6 +71,10 @@ export function createMd5Scheme(definition: Md5SchemeDefinition): TokenScheme {
     verify,
     covers: (grant, path) =>
       grant.scope === 'file' ? path === grant.signedPath : directoryOf(path) === grant.signedPath,
+    coversDirectory: (grant, directory) => {
+      if (grant.scope === 'directory') return directory === grant.signedPath;
+      return directory === directoryOf(grant.signedPath) ? undefined : false;
+    },
     queryParams: (token, expires) => [
       [definition.params.token, token],
       [definition.params.expires, String(expires)],

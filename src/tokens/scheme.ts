@@ -82,6 +82,11 @@ export interface TokenScheme {
   verify(presented: PresentedToken, context: VerifyContext): Verdict;
   /** Whether the token behind `grant` opens `path` too (the `forward` strategy copies it only then). */
   covers(grant: Grant, path: string): boolean;
+  /**
+   * Whether the token opens every file directly in `directory` (true), none of them (false), or
+   * depends on the name (undefined): lets a long playlist's coverage be judged once.
+   */
+  coversDirectory?(grant: Grant, directory: string): boolean | undefined;
   /** The query parameters that carry `token` (and its expiry, where the format sends it apart). */
   queryParams(token: string, expires: number): ReadonlyArray<readonly [string, string]>;
 }

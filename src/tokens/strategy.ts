@@ -1,7 +1,7 @@
-import type { Tokenizer, TokenGrant, UriTarget } from '../manifest/types.js';
+import type { NameTokenizer, ResourceClass, Tokenizer, TokenGrant, UriTarget } from '../manifest/types.js';
 import { ECTOKEN_MAX_LENGTH } from './ectoken.js';
-import { canonicalRequestPath, directoryOf } from './path.js';
-import type { TokenScheme } from './scheme.js';
+import { canonicalRequestPath, directoryOf, MAX_PATH_LENGTH } from './path.js';
+import type { SignTarget, TokenScheme } from './scheme.js';
 import type { Grant } from './verdict.js';
 
 /** How nested URIs in a manifest get their tokens (SPEC §4). */
@@ -39,11 +39,9 @@ export interface StrategyContext {
 const PLAIN_NAME = /^[\x21-\x24\x26-\x2e\x30-\x5b\x5d-\x7e]+$/;
 
 function tokenGrant(scheme: TokenScheme, token: string, expires: number, rebaseTo?: string): TokenGrant {
-  return {
-    kind: 'query',
-    params: scheme.queryParams(token, expires),
-    ...(rebaseTo === undefined ? {} : { rebaseTo }),
-  };
+  // No spread: mint builds one grant per URI, and a 10,000-segment playlist feels every allocation.
+  const params = scheme.queryParams(token, expires);
+  return rebaseTo === undefined ? { kind: 'query', params } : { kind: 'query', params, rebaseTo };
 }
 
 /** Builds the tokenizer the rewriters call for each URI of one manifest response. */
@@ -59,7 +57,11 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
   const decodedPath = (rawPath: string): string | undefined => {
     const slash = rawPath.lastIndexOf('/');
     const name = rawPath.slice(slash + 1);
-    if (rawPath.length - name.length === lastRawDirectory?.length && rawPath.startsWith(lastRawDirectory)) {
+    if (
+      rawPath.length - name.length === lastRawDirectory?.length &&
+      rawPath.length <= MAX_PATH_LENGTH &&
+      rawPath.startsWith(lastRawDirectory)
+    ) {
       if (name === '' || (PLAIN_NAME.test(name) && name !== '.' && name !== '..'))
         return lastDirectory + name;
     }
@@ -74,7 +76,35 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
   const forwarded = tokenGrant(scheme, incoming.token, incoming.expires);
   const forwardedRebased = tokenGrant(scheme, incoming.token, incoming.expires, context.publicOrigin);
 
-  return (target: UriTarget): TokenGrant | undefined => {
+  const forward = (path: string, rebaseTo: string | undefined): TokenGrant | undefined => {
+    if (!scheme.covers(incoming, path)) return undefined;
+    return rebaseTo === undefined ? forwarded : forwardedRebased;
+  };
+
+  const mint = (
+    path: string,
+    resource: ResourceClass,
+    wildcard: boolean,
+    rebaseTo: string | undefined,
+  ): TokenGrant | undefined => {
+    const ttl = resource === 'playlist' || context.staticManifest ? context.playlistTtl : context.segmentTtl;
+    const expires = context.now + ttl;
+    // A wildcard gets its directory's token (Gcore directory semantics: files directly in it). A
+    // directory that is itself templated (`$RepresentationID$/$Number$.m4s`) cannot be named by one
+    // token; such a URI is left alone (a path-token zone covers that layout).
+    if (wildcard && path.includes('$')) return undefined;
+    // Minted tokens keep the viewer's restrictions (ectoken: IP, country, referrer, protocol, host).
+    const target: SignTarget =
+      incoming.rules === undefined
+        ? { path, expires, ip: incoming.ip }
+        : { path, expires, ip: incoming.ip, rules: incoming.rules };
+    const token = scheme.sign(target, context.signingKey);
+    // A token the verifier would refuse (ectoken over 512 characters: a very long path) is not handed out.
+    if (token.length > ECTOKEN_MAX_LENGTH) return undefined;
+    return tokenGrant(scheme, token, expires, rebaseTo);
+  };
+
+  const tokenizer: Tokenizer = (target: UriTarget): TokenGrant | undefined => {
     const origin = target.origin;
     let rebaseTo: string | undefined;
     if (origin !== context.publicOrigin) {
@@ -106,30 +136,41 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
         ...(rebaseTo === undefined ? {} : { rebaseTo }),
       };
     }
-
-    if (context.strategy === 'forward') {
-      if (!scheme.covers(incoming, path)) return undefined;
-      return rebaseTo === undefined ? forwarded : forwardedRebased;
-    }
-
-    const ttl =
-      target.resource === 'playlist' || context.staticManifest ? context.playlistTtl : context.segmentTtl;
-    const expires = context.now + ttl;
-    // A wildcard gets its directory's token (Gcore directory semantics: files directly in it). A
-    // directory that is itself templated (`$RepresentationID$/$Number$.m4s`) cannot be named by one
-    // token; such a URI is left alone (a path-token zone covers that layout).
-    const signedPath = path;
-    if (target.wildcard && signedPath.includes('$')) return undefined;
-    // Minted tokens keep the viewer's restrictions (ectoken: IP, country, referrer, protocol, host).
-    const token = scheme.sign(
-      { path: signedPath, expires, ip: incoming.ip, ...(incoming.rules ? { rules: incoming.rules } : {}) },
-      context.signingKey,
-    );
-    // A token the verifier would refuse (ectoken over 512 characters: a very long path) is not handed out.
-    if (token.length > ECTOKEN_MAX_LENGTH) return undefined;
-    return tokenGrant(scheme, token, expires, rebaseTo);
+    if (context.strategy === 'forward') return forward(path, rebaseTo);
+    return mint(path, target.resource, target.wildcard, rebaseTo);
   };
+
+  /**
+   * The same decisions for plain file names in one directory, with the directory judged once: the
+   * segments of a long playlist cost a coverage test (forward) or a signature (mint) each, no more.
+   * A plain name adds nothing the path check could refuse, so `directory + name` passes it exactly
+   * when the directory does and the whole stays within the length limit.
+   */
+  tokenizer.forDirectory = (origin: string, directoryPath: string): NameTokenizer | undefined => {
+    if (incoming.scope === 'path' || context.strategy === 'path') return undefined;
+    let rebaseTo: string | undefined;
+    if (origin !== context.publicOrigin) {
+      if (upstream === undefined || origin !== upstream) return declineAll;
+      rebaseTo = context.publicOrigin;
+    }
+    const checked = canonicalRequestPath(directoryPath);
+    if (!checked.ok || !checked.path.endsWith('/')) return declineAll;
+    const directory = checked.path;
+    const room = MAX_PATH_LENGTH - directoryPath.length;
+    if (context.strategy === 'forward') {
+      const byDirectory = scheme.coversDirectory?.(incoming, directory);
+      if (byDirectory === false) return declineAll;
+      const grant = rebaseTo === undefined ? forwarded : forwardedRebased;
+      if (byDirectory === true) return (name) => (name.length > room ? undefined : grant);
+      return (name) => (name.length > room ? undefined : forward(directory + name, rebaseTo));
+    }
+    return (name, resource) =>
+      name.length > room ? undefined : mint(directory + name, resource, false, rebaseTo);
+  };
+  return tokenizer;
 }
+
+const declineAll: NameTokenizer = () => undefined;
 
 /**
  * The URL a manifest's relative URIs must be resolved against to name what the origin meant: the

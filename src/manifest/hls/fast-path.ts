@@ -1,4 +1,4 @@
-import type { QueryGrant, TokenGrant } from '../types.js';
+import type { TokenGrant } from '../types.js';
 import { applyGrant } from '../uri.js';
 
 /**
@@ -59,38 +59,39 @@ export function baseDirectory(base: URL): string | undefined {
   return noQuery.slice(0, noQuery.lastIndexOf('/') + 1);
 }
 
-/** The grant's parameters flattened, so that a later grant is compared by value. */
-function flatten(params: QueryGrant['params']): string[] {
-  const flat: string[] = [];
-  for (const [name, value] of params) flat.push(name, value);
-  return flat;
-}
-
-function sameParams(flat: readonly string[], params: QueryGrant['params']): boolean {
-  if (flat.length !== params.length * 2) return false;
-  for (let i = 0; i < params.length; i += 1) {
-    const pair = params[i]!;
-    if (flat[2 * i] !== pair[0] || flat[2 * i + 1] !== pair[1]) return false;
-  }
-  return true;
-}
-
 /**
- * `applyGrant` for one playlist, remembering the suffix of the last query grant: for a plain path with
- * no query and no fragment, `applyGrant(path, grant)` is `path` followed by `applyGrant('', grant)`.
+ * What `applyGrant` appends to a plain path with no query and no fragment for a query grant that does
+ * not rebase: `?name=value&…` (the path itself is kept). Undefined for every other case. The suffix is
+ * built once per grant object (forward hands every URI the same one; mint a new one per URI).
  */
-export function createGrantApplier(): (raw: string, shape: number, grant: TokenGrant) => string {
-  let lastParams: readonly string[] | undefined;
+export function createQuerySuffixer(): (shape: number, grant: TokenGrant) => string | undefined {
+  let lastGrant: TokenGrant | undefined;
   let lastSuffix = '';
+  return (shape, grant) => {
+    if (
+      shape !== PLAIN_PATH ||
+      grant.kind !== 'query' ||
+      grant.rebaseTo !== undefined ||
+      grant.params.length === 0
+    ) {
+      return undefined;
+    }
+    if (grant !== lastGrant) {
+      let suffix = '';
+      for (const [name, value] of grant.params) suffix += `${suffix === '' ? '?' : '&'}${name}=${value}`;
+      lastSuffix = suffix;
+      lastGrant = grant;
+    }
+    return lastSuffix;
+  };
+}
+
+/** `applyGrant` for one playlist, with the plain-path case answered by a suffixer. */
+export function createGrantApplier(): (raw: string, shape: number, grant: TokenGrant) => string {
+  const suffixFor = createQuerySuffixer();
   return (raw, shape, grant) => {
-    if (shape !== PLAIN_PATH || grant.kind !== 'query' || grant.rebaseTo !== undefined) {
-      return applyGrant(raw, grant);
-    }
-    if (lastParams === undefined || !sameParams(lastParams, grant.params)) {
-      lastSuffix = applyGrant('', grant);
-      lastParams = flatten(grant.params);
-    }
-    return raw + lastSuffix;
+    const suffix = suffixFor(shape, grant);
+    return suffix === undefined ? applyGrant(raw, grant) : raw + suffix;
   };
 }
 
@@ -114,4 +115,21 @@ export function isVerbatimPath(path: string): boolean {
 /** The path of a base directory (`https://h/a/b/` → `/a/b/`), when it follows the origin verbatim. */
 export function verbatimDirectoryPath(directory: string, origin: string): string | undefined {
   return directory.startsWith(`${origin}/`) ? directory.slice(origin.length) : undefined;
+}
+
+// RFC 3986 pchar without `%` and `:`: a name made of these is its own decoded form and no scheme.
+const NAME_CHAR = new Uint8Array(128);
+for (const char of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=@") {
+  NAME_CHAR[char.charCodeAt(0)] = 1;
+}
+
+/** A file name next to the playlist (`seg-42.ts`): what a NameTokenizer takes. */
+export function isPlainName(reference: string): boolean {
+  const length = reference.length;
+  if (length === 0 || reference === '.' || reference === '..') return false;
+  for (let i = 0; i < length; i += 1) {
+    const code = reference.charCodeAt(i);
+    if (code >= 128 || NAME_CHAR[code] === 0) return false;
+  }
+  return true;
 }

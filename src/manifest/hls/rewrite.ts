@@ -1,9 +1,10 @@
-import type { RewriteOptions, RewriteResult, SkippedUri, UriTarget } from '../types.js';
-import { lazyTarget, resolveUri, targetOf } from '../uri.js';
+import type { RewriteOptions, RewriteResult, SkippedUri, TokenGrant, UriTarget } from '../types.js';
+import { applyGrant, lazyTarget, resolveUri, targetOf } from '../uri.js';
 import {
   baseDirectory,
   classifyReference,
-  createGrantApplier,
+  createQuerySuffixer,
+  isPlainName,
   isVerbatimPath,
   NOT_PLAIN,
   PLAIN_PATH,
@@ -14,6 +15,7 @@ import { DEFAULT_LINE_SITE, TAG_RULES, type HlsUriSite } from './sites.js';
 import { applyGrantThroughVariables, substitute, type VariableTable } from './variables.js';
 
 const EXTM3U = '#EXTM3U';
+const EXTINF_LINE_SITE = TAG_RULES.get('EXTINF')?.nextLine ?? DEFAULT_LINE_SITE;
 const HASH = 0x23;
 const COLON = 0x3a;
 const COMMA = 0x2c;
@@ -120,11 +122,15 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
   const directory = baseDirectory(base);
   const baseOrigin = base.origin;
   const directoryPath = directory === undefined ? undefined : verbatimDirectoryPath(directory, baseOrigin);
-  const applyGrant = createGrantApplier();
+  const suffixFor = createQuerySuffixer();
+  const names = directoryPath === undefined ? undefined : tokenize.forDirectory?.(baseOrigin, directoryPath);
   const skipped: SkippedUri[] = [];
   const variables: VariableTable = new Map();
   let rewritten = 0;
-  let out = '';
+  // The output as pieces: slices of the input (cheap views into it) and the text spliced in, joined
+  // once at the end. Growing one string would keep a rope of every piece alive through the rewrite,
+  // and the young-generation collector would copy it again and again.
+  const pieces: string[] = [];
   let copied = 0;
   let lineSite = DEFAULT_LINE_SITE;
 
@@ -136,9 +142,15 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
     const raw = text.slice(start, end);
     const substitution = substitute(raw, variables);
     const reference = substitution === undefined ? raw : substitution.text;
-    const shape = directory === undefined ? NOT_PLAIN : classifyReference(reference);
+    // A file name next to the playlist, the bulk of a long one, goes to the tokenizer's shortcut (a
+    // plain name is a plain path: no scheme, no `/`, `?` or `#`).
+    const byName = names !== undefined && substitution === undefined && !site.wildcard && isPlainName(raw);
+    const shape = byName ? PLAIN_PATH : directory === undefined ? NOT_PLAIN : classifyReference(reference);
+    let grant: TokenGrant | undefined;
     let target: UriTarget | undefined;
-    if (shape !== NOT_PLAIN && directoryPath !== undefined) {
+    if (byName) {
+      grant = names(reference, site.resource);
+    } else if (shape !== NOT_PLAIN && directoryPath !== undefined) {
       const cut = shape === PLAIN_PATH ? -1 : queryOrFragment(reference);
       const pathPart = cut === -1 ? reference : reference.slice(0, cut);
       if (isVerbatimPath(pathPart)) {
@@ -158,22 +170,32 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
         }
       }
     }
-    if (target === undefined) {
-      const resolved = resolveUri(reference, base);
-      if (!resolved.ok) {
-        skipped.push({ site: site.site, uri: raw, reason: resolved.reason });
-        return;
+    if (!byName) {
+      if (target === undefined) {
+        const resolved = resolveUri(reference, base);
+        if (!resolved.ok) {
+          skipped.push({ site: site.site, uri: raw, reason: resolved.reason });
+          return;
+        }
+        target = targetOf(site.site, site.resource, site.wildcard, resolved.url);
       }
-      target = targetOf(site.site, site.resource, site.wildcard, resolved.url);
+      grant = tokenize(target);
     }
-    const grant = tokenize(target);
     if (grant === undefined) {
       skipped.push({ site: site.site, uri: raw, reason: 'declined' });
       return;
     }
+    const suffix = substitution === undefined ? suffixFor(shape, grant) : undefined;
+    if (suffix !== undefined) {
+      // The common case: the URI stays as written and the token parameters follow it.
+      rewritten += 1;
+      pieces.push(text.slice(copied, end), suffix);
+      copied = end;
+      return;
+    }
     const replacement =
       substitution === undefined
-        ? applyGrant(raw, shape, grant)
+        ? applyGrant(raw, grant)
         : applyGrantThroughVariables(raw, substitution, grant, variables);
     if (replacement === undefined) {
       skipped.push({ site: site.site, uri: raw, reason: 'unresolved-variable' });
@@ -181,7 +203,7 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
     }
     rewritten += 1;
     if (replacement === raw) return;
-    out += text.slice(copied, start) + replacement;
+    pieces.push(text.slice(copied, start), replacement);
     copied = end;
   };
 
@@ -215,6 +237,11 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
     // `start` is at the `#`.
     let nameEnd = start + 1;
     while (nameEnd < end && text.charCodeAt(nameEnd) !== COLON) nameEnd += 1;
+    // Half the lines of a long playlist: its only effect is the site of the next URI line.
+    if (nameIs(text, start + 1, nameEnd, 'EXTINF')) {
+      lineSite = EXTINF_LINE_SITE;
+      return;
+    }
     const name = text.slice(start + 1, nameEnd);
     const valueStart = nameEnd + 1;
     if (name === 'EXT-X-DEFINE') {
@@ -262,6 +289,7 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
     lineStart = lineEnd + 1;
   }
 
-  const result = copied === 0 ? text : out + text.slice(copied);
+  if (copied !== 0) pieces.push(text.slice(copied));
+  const result = copied === 0 ? text : pieces.join('');
   return { text: result, rewritten, skipped };
 }
