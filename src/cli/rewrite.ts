@@ -15,7 +15,7 @@ import {
   type Io,
 } from './usage.js';
 
-export const REWRITE_HELP = `Usage: streamgate rewrite FILE --url URL --scheme keycdn|gcore --secret KEY
+export const REWRITE_HELP = `Usage: streamgate rewrite FILE --url URL --scheme keycdn|gcore|ectoken --secret KEY
                           [--tokens forward|mint|path] [--ip ADDR] [--now UNIX]
                           [--playlist-ttl S] [--segment-ttl S] [--origin URL]
 
@@ -24,7 +24,7 @@ URL (the signed URL, token included). Offline, same code as the gateway. "-" rea
 
   --tokens S          forward (copy the viewer's token where it applies), mint (a fresh token per URI,
                       the default), path (tokens in the path)
-  --ip ADDR           the viewer's address, when the zone binds tokens to IPs
+  --ip ADDR           the viewer's address, when the zone binds tokens to IPs (ectoken: for ec_clientip)
   --origin URL        the upstream origin: absolute URIs naming it are pointed at the gateway`;
 
 const STRATEGIES = ['forward', 'mint', 'path'];
@@ -68,6 +68,8 @@ export function runRewrite(argv: string[], io: Io): number {
   const strategy = (values.tokens ?? 'mint') as TokenStrategy;
   if (!STRATEGIES.includes(strategy))
     throw new UsageError(`--tokens must be one of ${STRATEGIES.join(', ')}`);
+  if (strategy === 'path' && !scheme.pathTokens)
+    throw new UsageError(`${scheme.name} tokens do not travel in the path; use --tokens mint or forward`);
   let upstreamOrigin: string | undefined;
   if (values.origin !== undefined) {
     try {
@@ -93,8 +95,9 @@ export function runRewrite(argv: string[], io: Io): number {
     scheme,
     keys,
     now,
-    bindIp: values.ip !== undefined,
+    bindIp: values.ip !== undefined && scheme.pathTokens,
     clientIp: values.ip,
+    facts: { proto: manifestUrl.protocol === 'https:' ? 'https' : 'http', host: manifestUrl.hostname },
   });
   if (!verdict.ok) {
     io.err(

@@ -5,7 +5,7 @@ import { createGateway, type Gateway, type ListeningGateway } from '../gateway/i
 import { asUsage, KEY_OPTIONS, parseSeconds, UsageError, type Io } from './usage.js';
 
 export const SERVE_HELP = `Usage: streamgate serve [--config FILE] [--host 127.0.0.1] [--port 8080]
-                       [--origin URL] [--scheme keycdn|gcore] [--secret KEY]... [--secret-file FILE]...
+                       [--origin URL] [--scheme keycdn|gcore|ectoken] [--secret KEY]... [--secret-file FILE]...
                        [--tokens forward|mint|path] [--bind-ip] [--playlist-ttl S] [--segment-ttl S]
                        [--log-level LEVEL] [--check]
 
@@ -16,7 +16,7 @@ rewritten so that nested requests carry valid tokens.
                       also STREAMGATE_CONFIG
   --host, --port      address to listen on (default 127.0.0.1:8080; STREAMGATE_HOST, STREAMGATE_PORT)
   --origin URL        the origin, e.g. http://127.0.0.1:8081 (a one-zone setup without a file)
-  --scheme S          token format: keycdn or gcore
+  --scheme S          token format: keycdn, gcore or ectoken (ectoken settings: see the config file)
   --secret KEY        accepted key, repeatable; the first signs minted tokens
   --secret-file FILE  keys, one per line (or STREAMGATE_SECRET for a single key)
   --tokens S          how manifest URIs get tokens: mint (default), forward or path
@@ -100,7 +100,7 @@ export function serveConfig(argv: string[], io: Io): { config: Config; check: bo
       'silent',
     ]),
     origin: values.origin,
-    scheme: oneOf('--scheme', values.scheme, ['keycdn', 'gcore']),
+    scheme: oneOf('--scheme', values.scheme, ['keycdn', 'gcore', 'ectoken']),
     secrets: values.secret,
     secretFiles: values['secret-file'],
     tokens: oneOf('--tokens', values.tokens, ['forward', 'mint', 'path']),

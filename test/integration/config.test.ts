@@ -65,7 +65,7 @@ describe('config: one strict schema, every problem reported at once with the fie
       /^zones\[0\]: needs its keys: give one of secrets: \[KEY, …\], secretEnv: VAR or secretFile: PATH$/,
       /^zones\[0\]\.bindIp: the keycdn scheme cannot bind tokens to an IP address; use scheme: gcore or bindIp: false$/,
       /^zones\[1\]\.origin: must be an http or https URL, e\.g\. http:\/\/127\.0\.0\.1:8081 \(got scheme "ftp"\)$/,
-      /^zones\[1\]\.scheme: must be one of keycdn, gcore$/,
+      /^zones\[1\]\.scheme: must be one of keycdn, gcore, ectoken$/,
     ];
     for (const pattern of expected)
       expect(
@@ -140,7 +140,14 @@ describe('config: one strict schema, every problem reported at once with the fie
     expect(zone?.tokens).toBe('mint');
     expect(zone?.playlistTtl).toBe(14_400);
     expect(zone?.segmentTtl).toBe(60);
-    expect(zone?.denial.status).toEqual({ missing: 403, malformed: 403, invalid: 403, expired: 410 });
+    expect(zone?.denial.status).toEqual({
+      missing: 403,
+      malformed: 403,
+      invalid: 403,
+      rule: 403,
+      unsupported: 403,
+      expired: 410,
+    });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(zone?.keys)).toBe(true);
   });
@@ -176,7 +183,7 @@ describe('SPEC §5: streamgate serve flags', () => {
   it('bad flags → a clear message and exit 2', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['serve', '--port', 'x'], /--port must be a port number/],
-      [['serve', '--scheme', 'akamai'], /--scheme must be one of keycdn, gcore/],
+      [['serve', '--scheme', 'akamai'], /--scheme must be one of keycdn, gcore, ectoken/],
       [['serve', '--tokens', 'all'], /--tokens must be one of forward, mint, path/],
       [['serve', '--playlist-ttl', '0'], /--playlist-ttl must be a whole number of seconds/],
       [['serve', '--bogus'], /Unknown option '--bogus'/],
