@@ -81,8 +81,18 @@ function schemeWith(
   if (options.param !== undefined && !PARAM_NAME.test(options.param)) {
     throw new SignError('scheme', `param must be a query parameter name, got "${options.param}"`);
   }
-  return createEctokenScheme(options);
+  const key = `${options.param ?? 'token'}\n${options.ignoreUrlCase === true}`;
+  let cached = ectokenSchemes.get(key);
+  if (cached === undefined) {
+    cached = createEctokenScheme(options);
+    if (ectokenSchemes.size >= 32) ectokenSchemes.clear();
+    ectokenSchemes.set(key, cached);
+  }
+  return cached;
 }
+
+// One scheme object per setting: checkRequest remembers each scheme's parameter names.
+const ectokenSchemes = new Map<string, TokenScheme>();
 
 const clock = (): number => Math.floor(Date.now() / 1000);
 
