@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import { XMLParser } from 'fast-xml-parser';
+import { rewriteDash } from '../src/manifest/dash/index.js';
 import { rewriteHls } from '../src/manifest/hls/index.js';
 import { checkRequest } from '../src/tokens/check.js';
 import { gcore } from '../src/tokens/gcore.js';
@@ -72,6 +74,83 @@ export function runRewriteBench(): string {
     });
     rows.push({
       operation: `rewriteHls 10,000 segments, ${strategy}`,
+      'median ms': ms,
+      'vs baseline': ms / parse,
+    });
+  }
+  return table(rows);
+}
+
+/** A static MPD with one Representation whose SegmentList names `segments` SegmentURL entries. */
+export function segmentListMpd(segments: number): string {
+  const lines = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT20000S"',
+    '     minBufferTime="PT2S" profiles="urn:mpeg:dash:profile:full:2011">',
+    '  <Period id="1">',
+    '    <AdaptationSet mimeType="video/mp4" codecs="avc1.64001f">',
+    '      <Representation id="v1" bandwidth="1500000" width="1280" height="720">',
+    '        <SegmentList timescale="1000" duration="4000">',
+    '          <Initialization sourceURL="v1/init.mp4"/>',
+  ];
+  for (let i = 1; i <= segments; i += 1) lines.push(`          <SegmentURL media="v1/seg-${i}.m4s"/>`);
+  lines.push(
+    '        </SegmentList>',
+    '      </Representation>',
+    '    </AdaptationSet>',
+    '  </Period>',
+    '</MPD>',
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** Rewrite time of an MPD with 5,000 SegmentURL entries per strategy, against fast-xml-parser reading it. */
+export function runDashRewriteBench(): string {
+  const now = 1_700_000_000;
+  const secret = 'bench-secret';
+  const text = segmentListMpd(5_000);
+  const parser = new XMLParser({ ignoreAttributes: false });
+  const parse = medianMs(() => parser.parse(text));
+  const rows: Array<Record<string, string | number>> = [
+    { operation: 'fast-xml-parser parse (baseline)', 'median ms': parse, 'vs baseline': 1 },
+  ];
+  const cases: Array<[TokenStrategy, 'file' | 'directory' | 'path']> = [
+    ['forward', 'directory'],
+    ['mint', 'file'],
+    ['path', 'path'],
+  ];
+  for (const [strategy, scope] of cases) {
+    // forward: the token is for the directory holding the segments, so the MPD sits beside them.
+    const path = strategy === 'forward' ? '/vod/movie/v1/manifest.mpd' : '/vod/movie/manifest.mpd';
+    const body = strategy === 'forward' ? text.replace(/"v1\//g, '"') : text;
+    const signed = signTarget(`https://cdn.example.com${path}`, {
+      scheme: gcore,
+      secret,
+      expires: now + 3600,
+      scope,
+    });
+    const { verdict } = checkRequest(signed, { scheme: gcore, keys: [secret], now });
+    if (!verdict.ok) throw new Error(`bench setup: ${verdict.detail}`);
+    const manifestUrl = new URL(signed);
+    const ms = medianMs(() => {
+      const tokenize = createTokenizer({
+        strategy,
+        scheme: gcore,
+        signingKey: secret,
+        incoming: verdict,
+        now,
+        playlistTtl: 14_400,
+        segmentTtl: 60,
+        staticManifest: true,
+        publicOrigin: manifestUrl.origin,
+      });
+      const result = rewriteDash(body, { manifestUrl, tokenize });
+      if (strategy !== 'path' && result.rewritten < 5_000)
+        throw new Error(`${strategy}: only ${result.rewritten} rewritten`);
+    });
+    rows.push({
+      operation: `rewriteDash 5,000 SegmentURL, ${strategy}`,
       'median ms': ms,
       'vs baseline': ms / parse,
     });

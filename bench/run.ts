@@ -1,6 +1,6 @@
 import { cpus, totalmem } from 'node:os';
 import { runCoalescingBench, runGatewayBench } from './gateway.js';
-import { runRewriteBench } from './rewrite.js';
+import { runDashRewriteBench, runRewriteBench } from './rewrite.js';
 import { runTokenBench } from './tokens.js';
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -12,6 +12,8 @@ console.log(runTokenBench());
 
 console.log('\n## Manifest rewriting\n');
 console.log(runRewriteBench());
+console.log('');
+console.log(runDashRewriteBench());
 
 console.log('\n## Live coalescing: origin fetches for 200 viewers of one live variant\n');
 const coalescing = await runCoalescingBench({ log: () => {} });
