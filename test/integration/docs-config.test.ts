@@ -20,7 +20,10 @@ describe('docs/operations.md: the configuration examples are valid', () => {
       writeFileSync(join(dir, 'GeoLite2-Country.mmdb'), '');
       const file = join(dir, 'config.yaml');
       writeFileSync(file, block);
-      const result = loadConfig({ file, env: { LIVE_KEY: 'k1', STREAMGATE_LIVE_KEY: 'k2', AZURE_KEY: 'a1b2c3d4e5f6' } });
+      const result = loadConfig({
+        file,
+        env: { LIVE_KEY: 'k1', STREAMGATE_LIVE_KEY: 'k2', AZURE_KEY: 'a1b2c3d4e5f6' },
+      });
       expect(result.ok ? [] : result.problems).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
