@@ -77,6 +77,10 @@ export function proxyRequest(
       return;
     }
     zone = router.match(host.hostname, withoutPathTokens(canonical.path));
+    // A zone whose tokens never travel in the path (ectoken) must be chosen by the path as it is.
+    if (zone !== undefined && !zone.scheme.pathTokens && canonical.path.includes('/~')) {
+      if (router.match(host.hostname, canonical.path) !== zone) zone = undefined;
+    }
     if (zone === undefined) {
       sendText(res, 404, 'no zone');
       logDenial(rt, id, '-', 404, 'no_zone', 'no zone for this host and path', target);

@@ -219,6 +219,22 @@ describe('issue 7: zone settings', () => {
     }
   });
 
+  it('a `~a~b` segment is no path token in an ectoken zone: it cannot steer the request into the zone', async () => {
+    const zone = await startGateway(origin.url, {
+      scheme: 'ectoken',
+      secrets: [PRIMARY],
+      pathPrefix: '/videos',
+    });
+    try {
+      const token = ectoken(`ec_expire=${future()}&ec_url_allow=/`);
+      expect((await httpGet(zone.url, `/videos/v1/seg-1.ts?token=${token}`)).status).toBe(200);
+      expect((await httpGet(zone.url, `/~a~1/videos/v1/seg-1.ts?token=${token}`)).status).toBe(404);
+      expect(origin.requests.map((r) => r.url)).toEqual(['/videos/v1/seg-1.ts']);
+    } finally {
+      await zone.close();
+    }
+  });
+
   it('the denial can be a redirect with the configured 3xx status and Location', async () => {
     const zone = await startGateway(origin.url, {
       scheme: 'ectoken',
