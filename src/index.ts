@@ -3,7 +3,12 @@
  * run the gateway. See README.md for examples.
  */
 import { checkRequest } from './tokens/check.js';
-import { createEctokenScheme, ectokenRules, type EctokenRules } from './tokens/ectoken.js';
+import {
+  createEctokenScheme,
+  ECTOKEN_PARAM_NAME,
+  ectokenRules,
+  type EctokenRules,
+} from './tokens/ectoken.js';
 import { schemeByName, SCHEME_NAMES } from './tokens/registry.js';
 import type { RequestFacts, SchemeName, TokenScheme } from './tokens/scheme.js';
 import { SignError, signTarget, type SignScope } from './tokens/sign.js';
@@ -58,9 +63,6 @@ function resolveScheme(name: string): TokenScheme {
   return scheme;
 }
 
-/** As the config schema takes an ectoken zone's `param`. */
-const PARAM_NAME = /^[A-Za-z0-9_.~-]{1,64}$/;
-
 /** The scheme with the per-zone ectoken settings, which the other schemes refuse rather than ignore. */
 function schemeWith(
   name: string,
@@ -78,7 +80,7 @@ function schemeWith(
     }
     return scheme;
   }
-  if (options.param !== undefined && !PARAM_NAME.test(options.param)) {
+  if (options.param !== undefined && !ECTOKEN_PARAM_NAME.test(options.param)) {
     throw new SignError('scheme', `param must be a query parameter name, got "${options.param}"`);
   }
   const key = `${options.param ?? 'token'}\n${options.ignoreUrlCase === true}`;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { SCHEME_NAMES, schemeByName } from '../tokens/registry.js';
 import type { TokenScheme } from '../tokens/scheme.js';
+import { ECTOKEN_PARAM_NAME } from '../tokens/ectoken.js';
 
 /** A bad command line: printed with a hint to `--help`, exit status 2. */
 export class UsageError extends Error {
@@ -80,12 +81,9 @@ export function parseSeconds(flag: string, value: string | undefined): number | 
 
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
-/** A query parameter name, as the config schema takes an ectoken zone's `param`. */
-const PARAM_NAME = /^[A-Za-z0-9_.~-]{1,64}$/;
-
 export function parseParamName(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (!PARAM_NAME.test(value)) {
+  if (!ECTOKEN_PARAM_NAME.test(value)) {
     throw new UsageError(`--param must be a query parameter name (letters, digits, _ . ~ -), got "${value}"`);
   }
   return value;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { canonicalRequestPath } from '../tokens/path.js';
 import { SCHEME_NAMES } from '../tokens/registry.js';
 import { parseCidr } from './cidr.js';
+import { ECTOKEN_PARAM_NAME } from '../tokens/ectoken.js';
 
 /**
  * The one schema a configuration passes through, whatever it came from (YAML file, environment,
@@ -183,7 +184,7 @@ export const zoneSchema = z
       .strictObject({
         param: z
           .string()
-          .regex(/^[A-Za-z0-9_.~-]{1,64}$/, { error: 'must be a query parameter name, e.g. token' })
+          .regex(ECTOKEN_PARAM_NAME, { error: 'must be a query parameter name, e.g. token' })
           .default('token'),
         ignoreUrlCase: z.boolean().default(false),
       })

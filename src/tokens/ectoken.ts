@@ -14,6 +14,8 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 /** Azure: "the total length of a token is limited to 512 characters". */
 export const ECTOKEN_MAX_LENGTH = 512;
+/** A query parameter name a zone may give the token (Azure's "Token Auth Parameter"). */
+export const ECTOKEN_PARAM_NAME = /^[A-Za-z0-9_.~-]{1,64}$/;
 /** Azure: a key is alphanumeric, case-sensitive, at most 250 characters. */
 export const ECTOKEN_KEY = /^[A-Za-z0-9]{1,250}$/;
 /**
