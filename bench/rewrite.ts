@@ -6,6 +6,7 @@ import { checkRequest } from '../src/tokens/check.js';
 import { gcore } from '../src/tokens/gcore.js';
 import { signTarget } from '../src/tokens/sign.js';
 import { createTokenizer, type TokenStrategy } from '../src/tokens/strategy.js';
+import type { RewriteOptions, RewriteResult } from '../src/manifest/types.js';
 import { medianMs, table } from './measure.js';
 
 // m3u8-parser ships no type declarations.
@@ -28,50 +29,71 @@ export function vodPlaylist(segments: number): string {
   return lines.join('\n');
 }
 
+const NOW = 1_700_000_000;
+const SECRET = 'bench-secret';
+
+/** How a viewer's link is signed for each strategy (SPEC §4): directory, file, path token. */
+const INCOMING: ReadonlyArray<readonly [TokenStrategy, 'directory' | 'file' | 'path']> = [
+  ['forward', 'directory'],
+  ['mint', 'file'],
+  ['path', 'path'],
+];
+
+type Rewrite = (text: string, options: RewriteOptions) => RewriteResult;
+
+/**
+ * Median time of rewriting `text` requested at `path`, for one strategy, with a fresh tokenizer per run
+ * (as the gateway builds one per response). At least `expected` URIs must get a token (not in path mode,
+ * where relative URIs inherit it).
+ */
+function rewriteTime(
+  rewrite: Rewrite,
+  text: string,
+  path: string,
+  strategy: TokenStrategy,
+  scope: 'directory' | 'file' | 'path',
+  expected: number,
+): number {
+  const signed = signTarget(`https://cdn.example.com${path}`, {
+    scheme: gcore,
+    secret: SECRET,
+    expires: NOW + 3600,
+    scope,
+  });
+  const { verdict } = checkRequest(signed, { scheme: gcore, keys: [SECRET], now: NOW });
+  if (!verdict.ok) throw new Error(`bench setup: ${verdict.detail}`);
+  const manifestUrl = new URL(signed);
+  return medianMs(() => {
+    const tokenize = createTokenizer({
+      strategy,
+      scheme: gcore,
+      signingKey: SECRET,
+      incoming: verdict,
+      now: NOW,
+      playlistTtl: 14_400,
+      segmentTtl: 60,
+      staticManifest: true,
+      publicOrigin: manifestUrl.origin,
+    });
+    const result = rewrite(text, { manifestUrl, tokenize });
+    if (strategy !== 'path' && result.rewritten < expected)
+      throw new Error(`${strategy}: only ${result.rewritten} rewritten`);
+  });
+}
+
 /** Rewrite time of a 10,000-segment playlist per strategy, against m3u8-parser reading the same text. */
 export function runRewriteBench(): string {
-  const now = 1_700_000_000;
-  const secret = 'bench-secret';
   const text = vodPlaylist(10_000);
-  const rows: Array<Record<string, string | number>> = [];
   const parse = medianMs(() => {
     const parser = new Parser();
     parser.push(text);
     parser.end();
   });
-  rows.push({ operation: 'm3u8-parser parse (baseline)', 'median ms': parse, 'vs baseline': 1 });
-
-  const cases: Array<[TokenStrategy, string, 'file' | 'directory' | 'path']> = [
-    ['forward', '/vod/movie/index.m3u8', 'directory'],
-    ['mint', '/vod/movie/index.m3u8', 'file'],
-    ['path', '/vod/movie/index.m3u8', 'path'],
+  const rows: Array<Record<string, string | number>> = [
+    { operation: 'm3u8-parser parse (baseline)', 'median ms': parse, 'vs baseline': 1 },
   ];
-  for (const [strategy, path, scope] of cases) {
-    const signed = signTarget(`https://cdn.example.com${path}`, {
-      scheme: gcore,
-      secret,
-      expires: now + 3600,
-      scope,
-    });
-    const { verdict } = checkRequest(signed, { scheme: gcore, keys: [secret], now });
-    if (!verdict.ok) throw new Error(`bench setup: ${verdict.detail}`);
-    const manifestUrl = new URL(signed);
-    const ms = medianMs(() => {
-      const tokenize = createTokenizer({
-        strategy,
-        scheme: gcore,
-        signingKey: secret,
-        incoming: verdict,
-        now,
-        playlistTtl: 14_400,
-        segmentTtl: 60,
-        staticManifest: true,
-        publicOrigin: manifestUrl.origin,
-      });
-      const result = rewriteHls(text, { manifestUrl, tokenize });
-      if (strategy !== 'path' && result.rewritten < 10_000)
-        throw new Error(`${strategy}: only ${result.rewritten} rewritten`);
-    });
+  for (const [strategy, scope] of INCOMING) {
+    const ms = rewriteTime(rewriteHls, text, '/vod/movie/index.m3u8', strategy, scope, 10_000);
     rows.push({
       operation: `rewriteHls 10,000 segments, ${strategy}`,
       'median ms': ms,
@@ -107,48 +129,17 @@ export function segmentListMpd(segments: number): string {
 
 /** Rewrite time of an MPD with 5,000 SegmentURL entries per strategy, against fast-xml-parser reading it. */
 export function runDashRewriteBench(): string {
-  const now = 1_700_000_000;
-  const secret = 'bench-secret';
   const text = segmentListMpd(5_000);
   const parser = new XMLParser({ ignoreAttributes: false });
   const parse = medianMs(() => parser.parse(text));
   const rows: Array<Record<string, string | number>> = [
     { operation: 'fast-xml-parser parse (baseline)', 'median ms': parse, 'vs baseline': 1 },
   ];
-  const cases: Array<[TokenStrategy, 'file' | 'directory' | 'path']> = [
-    ['forward', 'directory'],
-    ['mint', 'file'],
-    ['path', 'path'],
-  ];
-  for (const [strategy, scope] of cases) {
+  for (const [strategy, scope] of INCOMING) {
     // forward: the token is for the directory holding the segments, so the MPD sits beside them.
     const path = strategy === 'forward' ? '/vod/movie/v1/manifest.mpd' : '/vod/movie/manifest.mpd';
     const body = strategy === 'forward' ? text.replace(/"v1\//g, '"') : text;
-    const signed = signTarget(`https://cdn.example.com${path}`, {
-      scheme: gcore,
-      secret,
-      expires: now + 3600,
-      scope,
-    });
-    const { verdict } = checkRequest(signed, { scheme: gcore, keys: [secret], now });
-    if (!verdict.ok) throw new Error(`bench setup: ${verdict.detail}`);
-    const manifestUrl = new URL(signed);
-    const ms = medianMs(() => {
-      const tokenize = createTokenizer({
-        strategy,
-        scheme: gcore,
-        signingKey: secret,
-        incoming: verdict,
-        now,
-        playlistTtl: 14_400,
-        segmentTtl: 60,
-        staticManifest: true,
-        publicOrigin: manifestUrl.origin,
-      });
-      const result = rewriteDash(body, { manifestUrl, tokenize });
-      if (strategy !== 'path' && result.rewritten < 5_000)
-        throw new Error(`${strategy}: only ${result.rewritten} rewritten`);
-    });
+    const ms = rewriteTime(rewriteDash, body, path, strategy, scope, 5_000);
     rows.push({
       operation: `rewriteDash 5,000 SegmentURL, ${strategy}`,
       'median ms': ms,
