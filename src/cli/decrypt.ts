@@ -14,10 +14,36 @@ malformed, or a v2 Blowfish token, which is not accepted).
 
 Example: streamgate decrypt fVSYBBTynMkvQECGV-Kdfp333R-MGY2fsrrpVyuqd7OiuAUsQ8ITrL0 --secret MY_SECRET_KEY`;
 
+const OPTION = /^(?:--secret|--secret-file|--json|--help|-h)(?:=|$)/;
+const VALUE_OPTIONS = new Set(['--secret', '--secret-file']);
+const TOKEN_LIKE = /^[A-Za-z0-9_\-+/]{39,}={0,2}$/;
+
+/**
+ * A base64url token may start with `-` (one in 64 does), which an option parser would take for a flag:
+ * such an argument is moved behind `--`, where it can only be the TOKEN.
+ */
+function tokenAsPositional(argv: readonly string[]): string[] {
+  const flags: string[] = [];
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] ?? '';
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (VALUE_OPTIONS.has(arg)) {
+      flags.push(arg, ...argv.slice(i + 1, i + 2));
+      i += 1;
+    } else if (arg.startsWith('-') && !OPTION.test(arg) && TOKEN_LIKE.test(arg)) positionals.push(arg);
+    else flags.push(arg);
+  }
+  return positionals.length === 0 ? flags : [...flags, '--', ...positionals];
+}
+
 export function runDecrypt(argv: string[], io: Io): number {
   const { values, positionals } = asUsage(() =>
     parseArgs({
-      args: argv,
+      args: tokenAsPositional(argv),
       allowPositionals: true,
       strict: true,
       options: {

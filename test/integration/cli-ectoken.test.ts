@@ -349,6 +349,26 @@ describe('issue 7: CLI usage errors and output forms (in-process, same code as t
     });
   });
 
+  it('decrypt takes a token that starts with "-" (one base64url token in 64 does), before or after its flags', async () => {
+    let token = '';
+    while (!token.startsWith('-')) token = encryptEctoken('ec_expire=5', 'key1');
+    expect(await call('decrypt', token, '--secret', 'key1')).toEqual({
+      status: 0,
+      out: 'ec_expire=5',
+      err: '',
+    });
+    expect(await call('decrypt', '--secret', 'key1', token)).toEqual({
+      status: 0,
+      out: 'ec_expire=5',
+      err: '',
+    });
+    expect(await call('decrypt', '--secret', 'key1', '--', token)).toEqual({
+      status: 0,
+      out: 'ec_expire=5',
+      err: '',
+    });
+  });
+
   it('streamgate --help lists decrypt', async () => {
     expect((await call('--help')).out).toMatch(/^ {2}decrypt {3}print the parameters inside an ectoken/m);
   });
