@@ -1,52 +1,141 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry, type Metric } from 'prom-client';
+
+type Labels = Record<string, string>;
+interface Sample {
+  readonly value: number;
+  readonly labels: Labels;
+  readonly metricName?: string;
+}
+
+/**
+ * A counter family kept as plain numbers and handed to the registry only when scraped. prom-client's
+ * own `inc` hashes and validates the label set on every call; here an update is a map lookup and an
+ * addition, and the formatting work happens at scrape time.
+ */
+class LocalCounter {
+  readonly #series = new Map<string, { labels: Labels; value: number }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+  ) {}
+
+  /** `key` identifies the label values (up to three, in labelNames order); they are read once per key. */
+  add(key: string, value: number, first: string, second = '', third = ''): void {
+    const series = this.#series.get(key);
+    if (series !== undefined) {
+      series.value += value;
+      return;
+    }
+    const given = [first, second, third];
+    const labels: Labels = {};
+    this.labelNames.forEach((name, index) => {
+      labels[name] = given[index] ?? '';
+    });
+    this.#series.set(key, { labels, value });
+  }
+
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Sample[] }> {
+    const values = [...this.#series.values()].map(({ labels, value }) => ({ labels, value }));
+    return Promise.resolve({ name: this.name, help: this.help, type: 'counter', aggregator: 'sum', values });
+  }
+}
+
+/** A histogram family with fixed buckets, one label, kept the same way. */
+class LocalHistogram {
+  readonly #series = new Map<string, { labels: Labels; counts: number[]; count: number; sum: number }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelName: string,
+    readonly buckets: readonly number[],
+  ) {}
+
+  observe(labelValue: string, value: number): void {
+    let series = this.#series.get(labelValue);
+    if (series === undefined) {
+      series = {
+        labels: { [this.labelName]: labelValue },
+        counts: this.buckets.map(() => 0),
+        count: 0,
+        sum: 0,
+      };
+      this.#series.set(labelValue, series);
+    }
+    series.count += 1;
+    series.sum += value;
+    // Counted in the first bucket that holds it (cumulated when scraped); past the last, in +Inf only.
+    const index = this.buckets.findIndex((bound) => value <= bound);
+    if (index !== -1) series.counts[index] = (series.counts[index] ?? 0) + 1;
+  }
+
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Sample[] }> {
+    const values: Sample[] = [];
+    for (const { labels, counts, count, sum } of this.#series.values()) {
+      let cumulative = 0;
+      this.buckets.forEach((bound, index) => {
+        cumulative += counts[index] ?? 0;
+        values.push({
+          metricName: `${this.name}_bucket`,
+          labels: { ...labels, le: String(bound) },
+          value: cumulative,
+        });
+      });
+      values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le: '+Inf' }, value: count });
+      values.push({ metricName: `${this.name}_sum`, labels, value: sum });
+      values.push({ metricName: `${this.name}_count`, labels, value: count });
+    }
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: 'histogram',
+      aggregator: 'sum',
+      values,
+    });
+  }
+}
 
 /**
  * Prometheus metrics of one gateway, in a registry of its own (several gateways can live in one
- * process, e.g. in tests). Label children are cached so that counting a request is a map lookup.
+ * process, e.g. in tests). Counting a request is a map lookup and an addition.
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
   inFlight = 0;
 
-  readonly #requests = new Counter({
-    name: 'streamgate_requests_total',
-    help: 'Requests answered, by zone, status and reason (ok, a denial reason, or an origin failure)',
-    labelNames: ['zone', 'status', 'reason'] as const,
-    registers: [this.registry],
-  });
-  readonly #originSeconds = new Histogram({
-    name: 'streamgate_origin_response_seconds',
-    help: 'Time from sending a request to the origin to its response headers',
-    labelNames: ['zone'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
-  readonly #bytesOut = new Counter({
-    name: 'streamgate_response_bytes_total',
-    help: 'Body bytes sent to viewers from the origin (after manifest rewriting)',
-    labelNames: ['zone'] as const,
-    registers: [this.registry],
-  });
-  readonly #originErrors = new Counter({
-    name: 'streamgate_origin_errors_total',
-    help: 'Origin exchanges that failed, by kind',
-    labelNames: ['zone', 'kind'] as const,
-    registers: [this.registry],
-  });
-  readonly #manifests = new Counter({
-    name: 'streamgate_manifests_total',
-    help: 'Manifests handled: rewritten, passed through (malformed/undecodable) or refused (too large)',
-    labelNames: ['zone', 'format', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly #cache = new Counter({
-    name: 'streamgate_manifest_cache_total',
-    help: 'Live manifest lookups: hit, miss (origin fetch), coalesced (joined a fetch), bypass, private',
-    labelNames: ['zone', 'result'] as const,
-    registers: [this.registry],
-  });
-  readonly #children = new Map<string, { inc(value?: number): void }>();
-  readonly #histograms = new Map<string, { observe(value: number): void }>();
+  readonly #requests = new LocalCounter(
+    'streamgate_requests_total',
+    'Requests answered, by zone, status and reason (ok, a denial reason, or an origin failure)',
+    ['zone', 'status', 'reason'],
+  );
+  readonly #originSeconds = new LocalHistogram(
+    'streamgate_origin_response_seconds',
+    'Time from sending a request to the origin to its response headers',
+    'zone',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  );
+  readonly #bytesOut = new LocalCounter(
+    'streamgate_response_bytes_total',
+    'Body bytes sent to viewers from the origin (after manifest rewriting)',
+    ['zone'],
+  );
+  readonly #originErrors = new LocalCounter(
+    'streamgate_origin_errors_total',
+    'Origin exchanges that failed, by kind',
+    ['zone', 'kind'],
+  );
+  readonly #manifests = new LocalCounter(
+    'streamgate_manifests_total',
+    'Manifests handled: rewritten, passed through (malformed/undecodable) or refused (too large)',
+    ['zone', 'format', 'outcome'],
+  );
+  readonly #cache = new LocalCounter(
+    'streamgate_manifest_cache_total',
+    'Live manifest lookups: hit, miss (origin fetch), coalesced (joined a fetch), bypass, private',
+    ['zone', 'result'],
+  );
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const inFlight = (): number => this.inFlight;
@@ -58,47 +147,41 @@ export class GatewayMetrics {
         this.set(inFlight());
       },
     });
+    // The registry formats any metric that has a name and a get(); prom-client's types list its own.
+    for (const family of [
+      this.#requests,
+      this.#originSeconds,
+      this.#bytesOut,
+      this.#originErrors,
+      this.#manifests,
+      this.#cache,
+    ]) {
+      this.registry.registerMetric(family as unknown as Metric);
+    }
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'streamgate_' });
   }
 
-  #inc(key: string, counter: Counter<string>, labels: readonly string[], value = 1): void {
-    let child = this.#children.get(key);
-    if (child === undefined) {
-      child = counter.labels(...labels);
-      this.#children.set(key, child);
-    }
-    child.inc(value);
-  }
-
   request(zone: string, status: number, reason: string): void {
-    const key = `r\0${zone}\0${status}\0${reason}`;
-    const child = this.#children.get(key);
-    if (child !== undefined) child.inc();
-    else this.#inc(key, this.#requests, [zone, String(status), reason]);
+    this.#requests.add(`${zone}\0${status}\0${reason}`, 1, zone, String(status), reason);
   }
 
   originLatency(zone: string, seconds: number): void {
-    let child = this.#histograms.get(zone);
-    if (child === undefined) {
-      child = this.#originSeconds.labels(zone);
-      this.#histograms.set(zone, child);
-    }
-    child.observe(seconds);
+    this.#originSeconds.observe(zone, seconds);
   }
 
   bytesOut(zone: string, bytes: number): void {
-    if (bytes > 0) this.#inc(`b\0${zone}`, this.#bytesOut, [zone], bytes);
+    if (bytes > 0) this.#bytesOut.add(zone, bytes, zone);
   }
 
   originError(zone: string, kind: string): void {
-    this.#inc(`e\0${zone}\0${kind}`, this.#originErrors, [zone, kind]);
+    this.#originErrors.add(`${zone}\0${kind}`, 1, zone, kind);
   }
 
   manifest(zone: string, format: string, outcome: string): void {
-    this.#inc(`m\0${zone}\0${format}\0${outcome}`, this.#manifests, [zone, format, outcome]);
+    this.#manifests.add(`${zone}\0${format}\0${outcome}`, 1, zone, format, outcome);
   }
 
   cache(zone: string, result: string): void {
-    this.#inc(`c\0${zone}\0${result}`, this.#cache, [zone, result]);
+    this.#cache.add(`${zone}\0${result}`, 1, zone, result);
   }
 }

@@ -66,9 +66,15 @@ function splitTarget(target: string): { rawPath: string; rawQuery: string } {
 }
 
 function single(pairs: readonly QueryPair[], name: string): QueryPair | Denial | undefined {
-  const found = pairs.filter((pair) => pair.name === name);
-  if (found.length > 1) return deny('malformed', `parameter ${name} given ${found.length} times`);
-  return found[0];
+  let found: QueryPair | undefined;
+  let count = 0;
+  for (const pair of pairs) {
+    if (pair.name !== name) continue;
+    found ??= pair;
+    count += 1;
+  }
+  if (count > 1) return deny('malformed', `parameter ${name} given ${count} times`);
+  return found;
 }
 
 function isDenial(value: unknown): value is Denial {

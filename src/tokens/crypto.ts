@@ -1,4 +1,4 @@
-import { hash, timingSafeEqual } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** base64url without padding of the raw MD5 digest: `openssl md5 -binary | openssl base64 | tr +/ -_ | tr -d =`. */
 export function md5Base64Url(text: string): string {
@@ -6,13 +6,7 @@ export function md5Base64Url(text: string): string {
   return hash('md5', text, 'base64url');
 }
 
-/**
- * Constant-time string comparison. Lengths are compared first, which leaks only the length of the
- * expected value — a public constant (22 characters for every MD5 token).
- */
-export function constantTimeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a, 'utf8');
-  const right = Buffer.from(b, 'utf8');
-  if (left.length !== right.length) return false;
-  return timingSafeEqual(left, right);
+/** The raw MD5 digest, for comparing with a presented token's decoded bytes. */
+export function md5Bytes(text: string): Buffer {
+  return hash('md5', text, 'buffer');
 }

@@ -1,10 +1,15 @@
-import { constantTimeEqual, md5Base64Url } from './crypto.js';
+import { timingSafeEqual } from 'node:crypto';
+import { md5Base64Url, md5Bytes } from './crypto.js';
 import { directoryOf } from './path.js';
 import type { PresentedToken, SchemeName, SignTarget, TokenScheme, VerifyContext } from './scheme.js';
 import { deny, type TokenScope, type Verdict } from './verdict.js';
 
-/** base64url-nopad of a 16-byte digest is always 22 characters. */
-const MD5_TOKEN = /^[A-Za-z0-9_-]{22}$/;
+/**
+ * base64url-nopad of a 16-byte digest is always 22 characters, and the last one carries 2 bits and 4
+ * zero bits: `A`, `Q`, `g` or `w`. Any other last character decodes to the same bytes as one of those,
+ * so it is refused rather than accepted as a second spelling of the token.
+ */
+const MD5_TOKEN = /^[A-Za-z0-9_-]{21}[AQgw]$/;
 /** Unix seconds without sign, fraction or leading zero, below 10^10 (year 2286). */
 const EXPIRY = /^[1-9][0-9]{0,9}$/;
 
@@ -20,10 +25,10 @@ export function createMd5Scheme(definition: Md5SchemeDefinition): TokenScheme {
   const { stringToSign } = definition;
   const sign = (target: SignTarget, key: string): string => md5Base64Url(stringToSign(target, key));
 
-  const signedByAnyKey = (presented: string, target: SignTarget, keys: readonly string[]): boolean => {
+  const signedByAnyKey = (presented: Buffer, target: SignTarget, keys: readonly string[]): boolean => {
     // Every key is tried whatever the outcome, so timing does not tell which key (if any) matched.
     let match = false;
-    for (const key of keys) match = constantTimeEqual(sign(target, key), presented) || match;
+    for (const key of keys) match = timingSafeEqual(md5Bytes(stringToSign(target, key)), presented) || match;
     return match;
   };
 
@@ -31,6 +36,8 @@ export function createMd5Scheme(definition: Md5SchemeDefinition): TokenScheme {
     if (!MD5_TOKEN.test(presented.token)) return deny('malformed', 'token is not 22 base64url characters');
     if (!EXPIRY.test(presented.expires)) return deny('malformed', 'expiry is not a Unix time in seconds');
     const expires = Number(presented.expires);
+    // Digests are compared as bytes: the canonical spelling checked above makes that the same test.
+    const presentedBytes = Buffer.from(presented.token, 'base64url');
 
     const candidates: Array<{ path: string; scope: TokenScope }> =
       presented.pathTokenDirectory !== undefined
@@ -45,7 +52,7 @@ export function createMd5Scheme(definition: Md5SchemeDefinition): TokenScheme {
     for (const candidate of candidates) {
       if (candidate.scope === 'directory' && candidate.path === context.path) continue;
       const target: SignTarget = { path: candidate.path, expires, ip: context.ip };
-      if (!signedByAnyKey(presented.token, target, context.keys)) continue;
+      if (!signedByAnyKey(presentedBytes, target, context.keys)) continue;
       if (!(context.now < expires)) return deny('expired', `expired at ${expires}`);
       return {
         ok: true,
