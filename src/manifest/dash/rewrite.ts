@@ -1,5 +1,14 @@
 import type { RewriteOptions, RewriteResult, SkippedUri, TokenGrant, UriTarget } from '../types.js';
-import { applyGrant, resolveUri, targetOf, type Resolution } from '../uri.js';
+import {
+  baseDirectory,
+  classifyReference,
+  isVerbatimPath,
+  NOT_PLAIN,
+  PLAIN_PATH,
+  queryOrFragment,
+  verbatimDirectoryPath,
+} from '../hls/fast-path.js';
+import { applyGrant, lazyTarget, resolveUri, targetOf, type Resolution } from '../uri.js';
 import { parseSel, PATCH_OPERATIONS } from './patch.js';
 import { DASH_URI_SITES, LEVELS, XLINK_NS, type DashUriSite } from './sites.js';
 import {
@@ -120,6 +129,28 @@ function elementText(text: string, element: XmlElement): string | undefined {
   if (element.children.length > 0) return undefined;
   const decoded = decodePieces(text, element.content, false);
   return decoded.undecodable ? undefined : decoded.value;
+}
+
+interface PlainBase {
+  /** `scheme://authority/dir/`. */
+  readonly directory: string;
+  readonly origin: string;
+  /** `/dir/`, as it follows the origin in `directory`. */
+  readonly path: string;
+}
+
+const plainBases = new WeakMap<URL, PlainBase | null>();
+
+/** The directory of an http(s) base whose path follows its origin verbatim, once per base URL object. */
+function plainBase(url: URL): PlainBase | undefined {
+  let known = plainBases.get(url);
+  if (known === undefined) {
+    const directory = baseDirectory(url);
+    const path = directory === undefined ? undefined : verbatimDirectoryPath(directory, url.origin);
+    known = directory === undefined || path === undefined ? null : { directory, origin: url.origin, path };
+    plainBases.set(url, known);
+  }
+  return known ?? undefined;
 }
 
 function resolveAgainst(raw: string, base: Base, fallback: URL): Resolution {
@@ -682,6 +713,32 @@ class DashRewriter {
       });
     }
     if (row.template) reference = withoutFormatTags(reference);
+    // The bulk of a long SegmentList: a plain relative path below an http(s) base, resolved by joining
+    // strings exactly as WHATWG URL would (src/manifest/hls/fast-path.ts), its URL built only if read.
+    if (row.element !== 'BaseURL' && occurrence.base.ok) {
+      const base = plainBase(occurrence.base.url);
+      const shape = base === undefined ? NOT_PLAIN : classifyReference(reference);
+      if (base !== undefined && shape !== NOT_PLAIN) {
+        const cut = shape === PLAIN_PATH ? -1 : queryOrFragment(reference);
+        const pathPart = cut === -1 ? reference : reference.slice(0, cut);
+        if (isVerbatimPath(pathPart)) {
+          const wildcard = row.template && hasIdentifier(reference);
+          return {
+            target: lazyTarget(
+              row.site,
+              row.resource,
+              wildcard,
+              base.directory + reference,
+              base.origin,
+              base.path + pathPart,
+            ),
+            decoded,
+            core,
+            directory: false,
+          };
+        }
+      }
+    }
     const resolved = resolveAgainst(reference, occurrence.base, this.options.manifestUrl);
     if (!resolved.ok) return { site: row.site, uri: core.text, reason: resolved.reason };
     // A directory is never requested itself, and players drop its query when resolving children
