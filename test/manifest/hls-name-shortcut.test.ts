@@ -13,7 +13,21 @@ import { isStaticManifest } from '../../src/manifest/index.js';
 import type { Tokenizer } from '../../src/manifest/types.js';
 import { decryptEctoken } from '../../src/tokens/ectoken.js';
 import type { TokenStrategy } from '../../src/tokens/strategy.js';
-import { ECTOKEN_SECRET, runsFor, signManifest, tokenizerFor, type Run } from './strategy-helpers.js';
+import { checkRequest } from '../../src/tokens/check.js';
+import { MAX_PATH_LENGTH } from '../../src/tokens/path.js';
+import { signTarget } from '../../src/tokens/sign.js';
+import type { Grant } from '../../src/tokens/verdict.js';
+import {
+  checkOptions,
+  ECTOKEN_SECRET,
+  LINK_TTL,
+  NOW,
+  runsFor,
+  SECRET,
+  signManifest,
+  tokenizerFor,
+  type Run,
+} from './strategy-helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/hls/', import.meta.url));
 const CORPUS = fileURLToPath(new URL('./corpus/hls/', import.meta.url));
@@ -44,8 +58,30 @@ function opened(text: string, run: Run): string {
   );
 }
 
-function compare(text: string, url: string, strategy: TokenStrategy, run: Run): void {
-  const signed = signManifest(url, strategy, run);
+/**
+ * The viewer's grant: as the strategy suites sign it, or — for the MD5 schemes — a file token in forward
+ * mode, whose coverage depends on the name and not on the directory alone.
+ */
+function signedFor(
+  url: string,
+  strategy: TokenStrategy,
+  run: Run,
+  fileToken: boolean,
+): { rewriteBase: URL; grant: Grant } {
+  if (!fileToken || !run.scheme.pathTokens) return signManifest(url, strategy, run);
+  const signed = signTarget(url, {
+    scheme: run.scheme,
+    secret: SECRET,
+    expires: NOW + LINK_TTL,
+    ...(run.ip === undefined ? {} : { ip: run.ip }),
+  });
+  const verdict = checkRequest(signed, checkOptions(run, NOW)).verdict;
+  expect(verdict.ok).toBe(true);
+  return { rewriteBase: new URL(signed), grant: verdict as Grant };
+}
+
+function compare(text: string, url: string, strategy: TokenStrategy, run: Run, fileToken = false): void {
+  const signed = signedFor(url, strategy, run, fileToken);
   const isStatic = isStaticManifest('hls', text);
   const fast = tokenizerFor(strategy, run, signed.grant, isStatic);
   expect(fast.forDirectory).toBeDefined();
@@ -82,9 +118,14 @@ describe('the file-name shortcut decides what the per-URI tokenizer decides', ()
       'é',
       '\u00a0',
     );
+    // Names whose path is one below, at and one above the 4,096-character limit for each base URL.
+    const atLimit = URLS.flatMap((url) => {
+      const room = MAX_PATH_LENGTH - new URL(url).pathname.lastIndexOf('/') - 1;
+      return [room - 1, room, room + 1].map((length) => 'x'.repeat(length));
+    });
     const name = fc.oneof(
       { weight: 5, arbitrary: fc.array(nameChar, { minLength: 1, maxLength: 12 }).map((p) => p.join('')) },
-      { weight: 1, arbitrary: fc.constantFrom('.', '..', 'x'.repeat(4090), 'seg.ts', 'sub/seg.ts') },
+      { weight: 1, arbitrary: fc.constantFrom('.', '..', 'seg.ts', 'sub/seg.ts', 'index.m3u8', ...atLimit) },
     );
     const runs = [...runsFor('forward'), ...runsFor('mint')];
     fc.assert(
@@ -93,9 +134,10 @@ describe('the file-name shortcut decides what the per-URI tokenizer decides', ()
         fc.constantFrom(...URLS),
         fc.constantFrom<TokenStrategy>('forward', 'mint'),
         fc.constantFrom(...runs.map(([, run]) => run)),
-        (names, url, strategy, run) => {
+        fc.boolean(),
+        (names, url, strategy, run, fileToken) => {
           const text = ['#EXTM3U', '#EXT-X-TARGETDURATION:4', ...names.flatMap((n) => ['#EXTINF:4,', n]), ''];
-          compare(text.join('\n'), url, strategy, run);
+          compare(text.join('\n'), url, strategy, run, fileToken);
         },
       ),
       { numRuns: 400 },
