@@ -99,12 +99,16 @@ export function proxyRequest(
     now,
     bindIp: config.bindIp,
     clientIp: client.ip,
-    facts: {
-      referer: req.headers.referer,
-      proto,
-      host: host.hostname,
-      country: () => rt.geo.country(client.ip, req.headers, client.viaTrustedProxy),
-    },
+    ...(zone.scheme.readsRequestFacts
+      ? {
+          facts: {
+            referer: req.headers.referer,
+            proto,
+            host: host.hostname,
+            country: () => rt.geo.country(client.ip, req.headers, client.viaTrustedProxy),
+          },
+        }
+      : {}),
   });
   const verdict = checked.verdict;
   if (!verdict.ok) {

@@ -165,6 +165,8 @@ export function checkRequest(target: string, options: CheckOptions): CheckedRequ
     ip = options.clientIp === undefined ? undefined : canonicalIp(options.clientIp);
     if (ip === undefined) return finish(deny('invalid', 'IP-bound zone and no usable client address'));
   }
-  const facts: RequestFacts = { ...options.facts, clientAddress: options.clientIp };
+  const facts: RequestFacts | undefined = scheme.readsRequestFacts
+    ? { ...options.facts, clientAddress: options.clientIp }
+    : undefined;
   return finish(scheme.verify(presented, { path, keys: options.keys, now: options.now, ip, facts }));
 }

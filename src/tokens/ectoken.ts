@@ -224,15 +224,27 @@ function hostMatches(entry: string, host: string): boolean {
   return host === normal;
 }
 
-function ipMatches(entries: readonly string[], address: string | undefined): boolean | undefined {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const parsed = parseCidr(entry);
-    if (!parsed.ok) return undefined;
-    list.addSubnet(parsed.address, parsed.prefix, parsed.family);
+// A viewer presents the same token (and minted ones carry the same ec_clientip) on every segment
+// request: its ranges are parsed once, not per request.
+const clientRanges = new Map<string, BlockList | null>();
+
+/** The ranges of an `ec_clientip` value, or null when an entry is no address or CIDR range. */
+function rangesOf(value: string): BlockList | null {
+  let ranges = clientRanges.get(value);
+  if (ranges === undefined) {
+    ranges = new BlockList();
+    for (const entry of value.split(',')) {
+      const parsed = parseCidr(entry);
+      if (!parsed.ok) {
+        ranges = null;
+        break;
+      }
+      ranges.addSubnet(parsed.address, parsed.prefix, parsed.family);
+    }
+    if (clientRanges.size >= 1024) clientRanges.clear();
+    clientRanges.set(value, ranges);
   }
-  if (address === undefined) return false;
-  return list.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
+  return ranges;
 }
 
 /** Checks the access rules of an authentic token; the first rule that refuses is the reason. */
@@ -251,10 +263,12 @@ export function checkRules(
 
   const clientIp = values.get('ec_clientip');
   if (clientIp !== undefined) {
+    const ranges = rangesOf(clientIp);
+    if (ranges === null) return refuse('ec_clientip', 'ec_clientip is not an address or CIDR range');
     const address = facts.clientAddress === undefined ? undefined : canonicalIp(facts.clientAddress);
-    const matched = ipMatches(list(clientIp) ?? [], address);
-    if (matched === undefined) return refuse('ec_clientip', 'ec_clientip is not an address or CIDR range');
-    if (!matched) return refuse('ec_clientip', 'client address outside ec_clientip');
+    if (address === undefined || !ranges.check(address, isIPv4(address) ? 'ipv4' : 'ipv6')) {
+      return refuse('ec_clientip', 'client address outside ec_clientip');
+    }
   }
 
   const countryAllow = list(values.get('ec_country_allow'));
@@ -376,6 +390,8 @@ export function createEctokenScheme(options: EctokenOptions = {}): TokenScheme {
     params: { token: param },
     bareQueryToken: true,
     pathTokens: false,
+    maxTokenLength: ECTOKEN_MAX_LENGTH,
+    readsRequestFacts: true,
     supportsIp: true,
     keyProblem: (key) =>
       ECTOKEN_KEY.test(key) ? undefined : 'an ectoken key is 1–250 letters and digits (Azure rule)',

@@ -73,6 +73,8 @@ export function createMd5Scheme(definition: Md5SchemeDefinition): TokenScheme {
     supportsIp: definition.supportsIp,
     bareQueryToken: false,
     pathTokens: true,
+    maxTokenLength: 22,
+    readsRequestFacts: false,
     stringToSign,
     sign,
     verify,

@@ -70,6 +70,10 @@ export interface TokenScheme {
   readonly bareQueryToken: boolean;
   /** The token may travel in the path (`/dir/~token~expires/file`, SPEC §3). */
   readonly pathTokens: boolean;
+  /** The longest token a verifier accepts; a signer never hands out a longer one. */
+  readonly maxTokenLength: number;
+  /** Tokens carry rules about the request beyond its path (referrer, country, …): VerifyContext.facts. */
+  readonly readsRequestFacts: boolean;
   /** Whether the format can bind a token to the client's IP address. */
   readonly supportsIp: boolean;
   /** Why a key cannot be used to sign with this format (Azure: alphanumeric, ≤ 250), or undefined. */

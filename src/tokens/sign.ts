@@ -1,7 +1,6 @@
 import { canonicalIp } from './ip.js';
 import { canonicalRequestPath, directoryOf, encodePath } from './path.js';
 import { tokenParamNames } from './check.js';
-import { ECTOKEN_MAX_LENGTH } from './ectoken.js';
 import { parseQuery, withoutParams } from './query.js';
 import type { TokenScheme } from './scheme.js';
 
@@ -108,10 +107,10 @@ export function signTarget(url: string, request: SignRequest): string {
     { path: signedPath, expires: request.expires, ip, ...(request.rules ? { rules: request.rules } : {}) },
     request.secret,
   );
-  if (token.length > ECTOKEN_MAX_LENGTH) {
+  if (token.length > scheme.maxTokenLength) {
     throw new SignError(
       'rule',
-      `the token would be ${token.length} characters; verifiers refuse over ${ECTOKEN_MAX_LENGTH}`,
+      `the token would be ${token.length} characters; verifiers refuse over ${scheme.maxTokenLength}`,
     );
   }
   const otherParams = withoutParams(parseQuery(rawQuery), tokenParamNames(scheme));

@@ -1,5 +1,4 @@
 import type { NameTokenizer, ResourceClass, Tokenizer, TokenGrant, UriTarget } from '../manifest/types.js';
-import { ECTOKEN_MAX_LENGTH } from './ectoken.js';
 import { canonicalRequestPath, directoryOf, MAX_PATH_LENGTH } from './path.js';
 import type { SignTarget, TokenScheme } from './scheme.js';
 import type { Grant } from './verdict.js';
@@ -99,8 +98,8 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
         ? { path, expires, ip: incoming.ip }
         : { path, expires, ip: incoming.ip, rules: incoming.rules };
     const token = scheme.sign(target, context.signingKey);
-    // A token the verifier would refuse (ectoken over 512 characters: a very long path) is not handed out.
-    if (token.length > ECTOKEN_MAX_LENGTH) return undefined;
+    // A token the verifier would refuse (an ectoken over 512 characters: a very long path) is not handed out.
+    if (token.length > scheme.maxTokenLength) return undefined;
     return tokenGrant(scheme, token, expires, rebaseTo);
   };
 
