@@ -4,6 +4,7 @@ import {
   baseDirectory,
   classifyReference,
   createGrantApplier,
+  isVerbatimPath,
   NOT_PLAIN,
   PLAIN_PATH,
   PLAIN_WITH_QUERY,
@@ -36,6 +37,12 @@ const reference = fc.oneof(
   fc.array(referenceChar, { maxLength: 24 }).map((parts) => parts.join('')),
   // Printable ASCII only, so that most of these take the fast path.
   fc.string({ unit: fc.constantFrom(..."ab09-_~./\\:?#%@;=&+!$'()*,[]|^`"), maxLength: 24 }),
+  // Path segments only, many of them dot segments or names starting with a dot.
+  fc
+    .array(fc.constantFrom('.', '..', '.a', 'a.', '%2e', '.%2E', '%2e%2e', '..a', 'seg.ts', ''), {
+      maxLength: 5,
+    })
+    .map((segments) => segments.join('/')),
 );
 
 describe('HLS fast path: a plain relative path parsed after the base directory', () => {
@@ -58,7 +65,7 @@ describe('HLS fast path: a plain relative path parsed after the base directory',
   it('accepts the shapes long playlists are made of, and refuses what must take the general way', () => {
     expect(classifyReference('segment-42.ts')).toBe(PLAIN_PATH);
     expect(classifyReference('v1/seg:01,a.ts')).toBe(PLAIN_PATH);
-    expect(classifyReference('../1M/waitForMSN.php')).toBe(PLAIN_PATH);
+    expect(classifyReference('.hidden/seg..1.ts')).toBe(PLAIN_PATH);
     expect(classifyReference('chunks.m3u8?nimblesessionid=1')).toBe(PLAIN_WITH_QUERY);
     expect(classifyReference('a.mp4#t=1')).toBe(PLAIN_WITH_QUERY);
     for (const ref of [
@@ -70,12 +77,44 @@ describe('HLS fast path: a plain relative path parsed after the base directory',
       '#f',
       'seg:1.ts',
       'https://gw.example/a.ts',
+      // Dot segments, however spelled: resolved the general way.
+      '../1M/waitForMSN.php',
+      './a.ts',
+      '.a/.',
+      'a/..',
+      'a/%2E%2e/b.ts',
+      'a/.%2e?x',
+      '%2e#f',
     ]) {
       expect(classifyReference(ref), ref).toBe(NOT_PLAIN);
     }
     for (const ref of ['a b.ts', 'a\tb.ts', '{$v}.ts', 'é.ts', 'data:x']) {
       expect(classifyReference(ref), ref).toBe(NOT_PLAIN);
     }
+  });
+
+  it('resolves `.a/.` against a base as the URL standard does (the parse that once went wrong)', () => {
+    const base = new URL('https://gw.example/live/cam1/index.m3u8?tok=IN&x=1');
+    expect(classifyReference('.a/.')).toBe(NOT_PLAIN);
+    const general = resolveUri('.a/.', base);
+    expect(general.ok && general.url.href).toBe('https://gw.example/live/cam1/.a/');
+  });
+
+  it('takes a path as verbatim only when the URL parser gives back exactly that path', () => {
+    fc.assert(
+      fc.property(reference, fc.constantFrom(...BASES), (ref, base) => {
+        const directory = baseDirectory(base)!;
+        if (classifyReference(ref) === NOT_PLAIN) return;
+        const cut = Math.min(...['?', '#'].map((c) => (ref.includes(c) ? ref.indexOf(c) : ref.length)));
+        const pathPart = ref.slice(0, cut);
+        if (!isVerbatimPath(pathPart)) return;
+        const general = resolveUri(ref, base);
+        expect(general.ok && general.url.pathname).toBe(new URL(directory).pathname + pathPart);
+      }),
+      { numRuns: 5000 },
+    );
+    for (const path of ['%2e/a.ts', 'a/%2E%2e', './a', 'a/..'])
+      expect(isVerbatimPath(path), path).toBe(false);
   });
 
   it('has no base directory for a base that is not http(s)', () => {

@@ -19,9 +19,12 @@ export const PLAIN_PATH = 2;
 /**
  * Classifies a (trimmed) reference. Plain means: printable ASCII without space, `{` or `}`; no leading
  * `/`, `\`, `?` or `#` (RFC 3986 §4.2 relative-path reference); no `:` before the first `/`, `?` or `#`
- * (it would be a scheme). For such a reference, WHATWG URL parsing of `directory + reference` is the
- * same as resolving the reference against the base: the only differences between the two lie in the
- * leading character and in the stripping of surrounding controls and spaces, which are all excluded.
+ * (it would be a scheme); no dot segment in the path (`.`, `..`, or either spelled with `%2e`). For
+ * such a reference, WHATWG URL parsing of `directory + reference` is the same as resolving the reference
+ * against the base: the differences between the two lie in the leading character and in the stripping
+ * of surrounding controls and spaces, which are all excluded. Dot segments are excluded because that is
+ * where parsers go wrong: Node 20's keeps the last `.` of `https://h/c/.a/.`, while resolving `.a/.`
+ * against `https://h/c/x` gives `https://h/c/.a/`, as the URL standard says.
  */
 export function classifyReference(reference: string): number {
   const length = reference.length;
@@ -29,20 +32,50 @@ export function classifyReference(reference: string): number {
   const first = reference.charCodeAt(0);
   if (first === 0x2f || first === 0x5c || first === 0x3f || first === 0x23) return NOT_PLAIN;
   let inFirstSegment = true;
+  let inPath = true;
+  let segmentStart = 0;
   let shape = PLAIN_PATH;
   for (let i = 0; i < length; i += 1) {
     const code = reference.charCodeAt(i);
     if (code <= 0x20 || code >= 0x7f || code === 0x7b || code === 0x7d) return NOT_PLAIN;
     if (code === 0x3f || code === 0x23) {
+      if (inPath && isDotSegment(reference, segmentStart, i)) return NOT_PLAIN;
       shape = PLAIN_WITH_QUERY;
       inFirstSegment = false;
+      inPath = false;
     } else if (code === 0x2f || code === 0x5c) {
+      if (inPath && isDotSegment(reference, segmentStart, i)) return NOT_PLAIN;
+      segmentStart = i + 1;
       inFirstSegment = false;
     } else if (code === 0x3a && inFirstSegment) {
       return NOT_PLAIN;
     }
   }
+  if (inPath && isDotSegment(reference, segmentStart, length)) return NOT_PLAIN;
   return shape;
+}
+
+/** `text[start, end)` is `.` or `..`, each dot possibly spelled `%2e` or `%2E` (WHATWG URL §4.4). */
+function isDotSegment(text: string, start: number, end: number): boolean {
+  let dots = 0;
+  let i = start;
+  while (i < end) {
+    if (text.charCodeAt(i) === 0x2e) {
+      i += 1;
+    } else if (
+      text.charCodeAt(i) === 0x25 &&
+      text.charCodeAt(i + 1) === 0x32 &&
+      (text.charCodeAt(i + 2) | 0x20) === 0x65 &&
+      i + 3 <= end
+    ) {
+      i += 3;
+    } else {
+      return false;
+    }
+    dots += 1;
+    if (dots > 2) return false;
+  }
+  return dots > 0;
 }
 
 /**
@@ -105,7 +138,7 @@ export function queryOrFragment(reference: string): number {
 
 // RFC 3986 pchar and `/`: characters the WHATWG path state copies without change.
 const VERBATIM_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/;
-const DOT_SEGMENT = /(?:^|\/)\.{1,2}(?:\/|$)/;
+const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
 
 /** A relative path WHATWG URL would append to the base directory byte for byte (no dot segments). */
 export function isVerbatimPath(path: string): boolean {
