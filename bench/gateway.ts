@@ -34,7 +34,7 @@ const LARGE = 1024 * 1024;
 
 export interface GatewayBenchRow {
   readonly file: '1 KiB' | '1 MiB';
-  readonly target: 'origin' | 'streamgate' | 'nginx secure_link';
+  readonly target: 'origin' | 'bare Node proxy' | 'streamgate' | 'nginx secure_link';
   readonly requestsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -75,6 +75,30 @@ const server = http.createServer((req, res) => {
   if (!body) { res.writeHead(404); res.end(); return; }
   res.writeHead(200, { 'content-type': path.endsWith('.ts') ? 'video/mp2t' : 'application/octet-stream', 'content-length': body.length, 'cache-control': 'max-age=60' });
   res.end(body);
+});
+server.keepAliveTimeout = 60000;
+server.listen(0, '127.0.0.1', () => console.log('PORT ' + server.address().port));
+`;
+
+/**
+ * The floor of the stack the gateway is built on: Node's HTTP server and undici's `dispatch`, bytes
+ * passed through, no token check, no header filtering, no metrics. What it costs, streamgate cannot
+ * go below; what streamgate costs on top of it is the product's own work.
+ */
+const BARE_PROXY = (undiciPath: string, originUrl: string): string => `
+const http = require('node:http');
+const { Pool } = require(${JSON.stringify(undiciPath)});
+const pool = new Pool(${JSON.stringify(originUrl)}, { pipelining: 1, keepAliveTimeout: 4000 });
+const server = http.createServer((req, res) => {
+  pool.dispatch({ path: req.url, method: req.method, headers: {} }, {
+    onRequestStart() {},
+    onResponseStart(controller, status, headers) {
+      res.writeHead(status, { 'content-type': headers['content-type'], 'content-length': headers['content-length'] });
+    },
+    onResponseData(controller, chunk) { if (!res.write(chunk)) { controller.pause(); res.once('drain', () => controller.resume()); } },
+    onResponseEnd() { res.end(); },
+    onResponseError() { res.destroy(); },
+  });
 });
 server.keepAliveTimeout = 60000;
 server.listen(0, '127.0.0.1', () => console.log('PORT ' + server.address().port));
@@ -187,6 +211,15 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     children.push(origin.child);
     const originUrl = `http://127.0.0.1:${origin.match[1]}`;
 
+    const undiciPath = createRequire(import.meta.url).resolve('undici');
+    const bare = await startChild(
+      process.execPath,
+      ['-e', BARE_PROXY(undiciPath, originUrl)],
+      /^PORT (\d+)$/,
+    );
+    children.push(bare.child);
+    const bareUrl = `http://127.0.0.1:${bare.match[1]}`;
+
     const runner =
       'const { main } = await import(process.argv[1]); process.exitCode = await main(process.argv.slice(2));';
     const gateway = await startChild(
@@ -273,6 +306,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
       const signed = signUrl(path, { scheme: 'gcore', secret: SECRET, expires });
       const targets: Array<[GatewayBenchRow['target'], string, number | undefined]> = [
         ['origin', `${originUrl}${path}`, origin.child.pid],
+        ['bare Node proxy', `${bareUrl}${signed}`, bare.child.pid],
         ['streamgate', `${gatewayUrl}${signed}`, gateway.child.pid],
       ];
       if (nginxUrl !== undefined) targets.push(['nginx secure_link', `${nginxUrl}${signed}`, nginxWorker]);
@@ -319,6 +353,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     const find = (file: GatewayBenchRow['file'], target: GatewayBenchRow['target']) =>
       rows.find((row) => row.file === file && row.target === target);
     const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || !b ? NaN : a / b);
+    const percent = (a: number | undefined, b: number | undefined) => `${(ratio(a, b) * 100).toFixed(0)} %`;
     const ratios = {
       smallRequests: ratio(
         find('1 KiB', 'streamgate')?.requestsPerSecond,
@@ -351,11 +386,16 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     );
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     const summary =
-      `${text}\n\n${cpus().length} × ${cpu}; autocannon in the bench process, origin, streamgate and nginx ` +
+      `${text}\n\n${cpus().length} × ${cpu}; autocannon in the bench process, origin, bare proxy, streamgate and nginx ` +
       `(1 worker) in their own; 1 KiB: 50 connections, 1 MiB: 10 connections; medians of ${rounds} interleaved ` +
       `${seconds}-second slices after a 2 s warm-up; CPU µs/req is the serving process's own CPU time.\n` +
       `streamgate / origin: ${(ratios.smallRequests * 100).toFixed(0)} % of req/s on 1 KiB (target ≥ 50 %), ` +
-      `${(ratios.largeThroughput * 100).toFixed(0)} % of throughput on 1 MiB (target ≥ 80 %).`;
+      `${(ratios.largeThroughput * 100).toFixed(0)} % of throughput on 1 MiB (target ≥ 80 %).\n` +
+      `bare Node proxy / origin (the ceiling of a Node HTTP server + undici on this machine): ` +
+      `${percent(find('1 KiB', 'bare Node proxy')?.requestsPerSecond, find('1 KiB', 'origin')?.requestsPerSecond)} ` +
+      `on 1 KiB, ` +
+      `${percent(find('1 MiB', 'bare Node proxy')?.megabytesPerSecond, find('1 MiB', 'origin')?.megabytesPerSecond)} ` +
+      `on 1 MiB.`;
     log(summary);
     return { rows, ratios, table: summary };
   } finally {
