@@ -34,12 +34,13 @@ const LARGE = 1024 * 1024;
 
 export interface GatewayBenchRow {
   readonly file: '1 KiB' | '1 MiB';
-  readonly target: 'origin' | 'bare Node proxy' | 'streamgate' | 'nginx secure_link';
+  readonly target:
+    'origin' | 'bare Node proxy' | 'streamgate' | 'streamgate, 2 workers' | 'nginx secure_link';
   readonly requestsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly megabytesPerSecond: number;
-  /** CPU time of the serving process (origin, streamgate or nginx) per request, µs; Linux only. */
+  /** CPU time of the serving processes (all of a cluster's) per request, µs; Linux only. */
   readonly cpuMicrosPerRequest: number | undefined;
   readonly errors: number;
 }
@@ -176,16 +177,31 @@ http {
 `;
 }
 
-/** CPU time (user + system) of a process so far, in µs; undefined where /proc is not available. */
-function cpuMicros(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    // utime and stime, in clock ticks of 10 ms (USER_HZ is 100 on Linux).
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return undefined;
+/** CPU time (user + system) of processes so far, in µs; undefined where /proc is not available. */
+function cpuMicros(pids: number | readonly number[] | undefined): number | undefined {
+  if (pids === undefined) return undefined;
+  let total = 0;
+  for (const pid of typeof pids === 'number' ? [pids] : pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      // utime and stime, in clock ticks of 10 ms (USER_HZ is 100 on Linux).
+      total += (Number(fields[11]) + Number(fields[12])) * 10_000;
+    } catch {
+      return undefined;
+    }
   }
+  return total;
+}
+
+/** The processes a process started (a cluster's workers). */
+function childPids(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  return spawnSync('pgrep', ['-P', String(pid)])
+    .stdout.toString()
+    .trim()
+    .split('\n')
+    .filter((line) => line !== '')
+    .map(Number);
 }
 
 function median(values: readonly number[]): number {
@@ -244,6 +260,32 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     children.push(gateway.child);
     const gatewayUrl = gateway.match[1] ?? '';
 
+    // The same gateway as two worker processes on one port (serve --workers 2).
+    const clustered = await startChild(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        runner,
+        main,
+        'serve',
+        '--origin',
+        originUrl,
+        '--scheme',
+        'gcore',
+        '--secret',
+        SECRET,
+        '--port',
+        '0',
+        '--workers',
+        '2',
+      ],
+      /"role":"primary".*"url":"(http:\/\/[^"]+)"/,
+    );
+    children.push(clustered.child);
+    const clusteredUrl = clustered.match[1] ?? '';
+    const clusteredPids = [clustered.child.pid ?? 0, ...childPids(clustered.child.pid)];
+
     let nginxUrl: string | undefined;
     let nginxWorker: number | undefined;
     const nginxBinary = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path));
@@ -289,11 +331,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
         }
         nginxUrl = `http://127.0.0.1:${port}`;
         // The worker process serves; the master only supervises.
-        const workers = spawnSync('pgrep', ['-P', String(nginx.pid)])
-          .stdout.toString()
-          .trim()
-          .split('\n');
-        nginxWorker = workers[0] ? Number(workers[0]) : undefined;
+        nginxWorker = childPids(nginx.pid)[0];
       } else log(`nginx skipped: ${check.stderr.toString().trim().split('\n').pop()}`);
     } else log('nginx skipped: not installed');
 
@@ -304,10 +342,11 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
       ['1 MiB', '/media/segment.ts', 10],
     ] as const) {
       const signed = signUrl(path, { scheme: 'gcore', secret: SECRET, expires });
-      const targets: Array<[GatewayBenchRow['target'], string, number | undefined]> = [
+      const targets: Array<[GatewayBenchRow['target'], string, number | readonly number[] | undefined]> = [
         ['origin', `${originUrl}${path}`, origin.child.pid],
         ['bare Node proxy', `${bareUrl}${signed}`, bare.child.pid],
         ['streamgate', `${gatewayUrl}${signed}`, gateway.child.pid],
+        ['streamgate, 2 workers', `${clusteredUrl}${signed}`, clusteredPids],
       ];
       if (nginxUrl !== undefined) targets.push(['nginx secure_link', `${nginxUrl}${signed}`, nginxWorker]);
       for (const [target, url] of targets) {
@@ -386,7 +425,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     );
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     const summary =
-      `${text}\n\n${cpus().length} × ${cpu}; autocannon in the bench process, origin, bare proxy, streamgate and nginx ` +
+      `${text}\n\n${cpus().length} × ${cpu}; autocannon in the bench process, origin, bare proxy, streamgate (one process, and a primary with 2 workers) and nginx ` +
       `(1 worker) in their own; 1 KiB: 50 connections, 1 MiB: 10 connections; medians of ${rounds} interleaved ` +
       `${seconds}-second slices after a 2 s warm-up; CPU µs/req is the serving process's own CPU time.\n` +
       `streamgate / origin: ${(ratios.smallRequests * 100).toFixed(0)} % of req/s on 1 KiB (target ≥ 50 %), ` +

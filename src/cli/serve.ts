@@ -1,13 +1,14 @@
 import { parseArgs } from 'node:util';
 import type { DestinationStream } from 'pino';
-import { loadConfig, type Config, type ConfigOverrides } from '../config/index.js';
-import { createGateway, type Gateway, type ListeningGateway } from '../gateway/index.js';
+import { loadConfig, parseWorkers, type Config, type ConfigOverrides } from '../config/index.js';
+import { createGateway, type Gateway, type GatewayOptions, type ListeningGateway } from '../gateway/index.js';
+import { runPrimary } from './cluster.js';
 import { asUsage, KEY_OPTIONS, parseSeconds, UsageError, type Io } from './usage.js';
 
 export const SERVE_HELP = `Usage: streamgate serve [--config FILE] [--host 127.0.0.1] [--port 8080]
                        [--origin URL] [--scheme keycdn|gcore|ectoken] [--secret KEY]... [--secret-file FILE]...
                        [--tokens forward|mint|path] [--bind-ip] [--playlist-ttl S] [--segment-ttl S]
-                       [--log-level LEVEL] [--check]
+                       [--workers N|auto] [--log-level LEVEL] [--check]
 
 Runs the gateway: every request is checked (token, path) before the origin is contacted; manifests are
 rewritten so that nested requests carry valid tokens.
@@ -23,6 +24,7 @@ rewritten so that nested requests carry valid tokens.
   --bind-ip           tokens are bound to the viewer's IP (gcore)
   --playlist-ttl S    lifetime of minted playlist tokens (default 14400)
   --segment-ttl S     lifetime of minted segment tokens (default 60)
+  --workers N|auto    processes serving the port (default 1; auto: one per CPU; STREAMGATE_WORKERS)
   --log-level LEVEL   fatal, error, warn, info (default), debug, trace or silent
   --check             validate the configuration, print a summary and exit
 
@@ -32,8 +34,10 @@ Example: streamgate serve --origin http://127.0.0.1:8081 --scheme gcore --secret
 export interface ServeOptions {
   /** Where the gateway's log lines go (default stdout). */
   readonly logDestination?: DestinationStream;
-  /** Install SIGTERM/SIGINT handlers (default true). */
-  readonly signals?: boolean;
+  /** Install SIGTERM/SIGINT handlers (default true), or handlers for the signals listed. */
+  readonly signals?: boolean | readonly NodeJS.Signals[];
+  /** Passed to createGateway (a cluster worker's log fields and cluster-wide metrics). */
+  readonly gateway?: Pick<GatewayOptions, 'logFields' | 'metricsText'>;
 }
 
 export interface RunningServer {
@@ -60,6 +64,15 @@ function oneOf(flag: string, value: string | undefined, allowed: readonly string
   return value;
 }
 
+function workersFlag(value: string | undefined): number | 'auto' | undefined {
+  if (value === undefined) return undefined;
+  const workers = parseWorkers(value);
+  if (workers === undefined || workers === 0) {
+    throw new UsageError(`--workers must be a number of processes 1–256 or auto, got "${value}"`);
+  }
+  return workers;
+}
+
 /** Reads the flags and builds the configuration; a problem in either is reported and exits 2. */
 export function serveConfig(argv: string[], io: Io): { config: Config; check: boolean } | { help: true } {
   const { values, positionals } = asUsage(() =>
@@ -78,6 +91,7 @@ export function serveConfig(argv: string[], io: Io): { config: Config; check: bo
         'playlist-ttl': { type: 'string' },
         'segment-ttl': { type: 'string' },
         'log-level': { type: 'string' },
+        workers: { type: 'string' },
         check: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -107,6 +121,7 @@ export function serveConfig(argv: string[], io: Io): { config: Config; check: bo
     bindIp: values['bind-ip'],
     playlistTtl: parseSeconds('--playlist-ttl', values['playlist-ttl']),
     segmentTtl: parseSeconds('--segment-ttl', values['segment-ttl']),
+    workers: workersFlag(values.workers),
   };
   if (flags.secrets?.some((secret) => secret === '')) throw new UsageError('--secret must not be empty');
   const file = values.config ?? (io.env.STREAMGATE_CONFIG || undefined);
@@ -122,7 +137,7 @@ export function serveConfig(argv: string[], io: Io): { config: Config; check: bo
 /** A summary of the configuration without any key material. */
 export function describeConfig(config: Config): string[] {
   return [
-    `listen ${config.listen.host}:${config.listen.port}`,
+    `listen ${config.listen.host}:${config.listen.port}${config.workers > 1 ? `, ${config.workers} worker processes` : ''}`,
     ...config.zones.map(
       (zone) =>
         `zone ${zone.name}: ${zone.host ?? '*'}${zone.pathPrefix} → ${zone.origin} ` +
@@ -134,7 +149,7 @@ export function describeConfig(config: Config): string[] {
 
 /** Starts a gateway and handles SIGTERM/SIGINT; the returned `done` settles once it has stopped. */
 export async function startServe(config: Config, options: ServeOptions = {}): Promise<RunningServer> {
-  const gateway = createGateway(config, { logDestination: options.logDestination });
+  const gateway = createGateway(config, { logDestination: options.logDestination, ...options.gateway });
   const listening = await gateway.listen();
   gateway.logger.info(
     {
@@ -164,7 +179,13 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     return stopping;
   };
 
-  if (options.signals ?? true) {
+  const signals =
+    options.signals === false
+      ? []
+      : options.signals === true || options.signals === undefined
+        ? (['SIGTERM', 'SIGINT'] as const)
+        : options.signals;
+  if (signals.length > 0) {
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping !== undefined) {
         gateway.logger.warn({ signal }, 'second signal: exiting now');
@@ -173,11 +194,9 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
       gateway.logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
       void stop();
     };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    for (const signal of signals) process.on(signal, onSignal);
     void done.then(() => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
+      for (const signal of signals) process.off(signal, onSignal);
     });
   }
   return { gateway, listening, done, stop };
@@ -194,6 +213,7 @@ export async function runServe(argv: string[], io: Io): Promise<number> {
     for (const line of describeConfig(parsed.config)) io.out(`  ${line}`);
     return 0;
   }
+  if (parsed.config.workers > 1) return runPrimary(argv, parsed.config);
   const running = await startServe(parsed.config);
   return running.done;
 }

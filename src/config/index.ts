@@ -3,6 +3,7 @@ export {
   resolveConfig,
   isValidatedConfig,
   envOverrides,
+  parseWorkers,
   type Config,
   type ConfigOverrides,
   type ConfigResult,

@@ -1,4 +1,5 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import YAML from 'yaml';
 import type { TokenStrategy } from '../tokens/strategy.js';
@@ -63,6 +64,8 @@ export interface Config {
   };
   readonly timeouts: { readonly connectMs: number; readonly headersMs: number; readonly bodyMs: number };
   readonly shutdownGraceMs: number;
+  /** Processes serving the listening port (1: this process alone); `auto` resolved to the CPU count. */
+  readonly workers: number;
   readonly zones: readonly ZoneConfig[];
 }
 
@@ -85,6 +88,7 @@ export interface ConfigOverrides {
   readonly bindIp?: boolean;
   readonly playlistTtl?: number;
   readonly segmentTtl?: number;
+  readonly workers?: number | 'auto';
 }
 
 export interface LoadOptions {
@@ -252,7 +256,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Con
     problems.push(...resolved.problems);
     return resolved.zone;
   });
-  const { listen, trustedProxies, geo, cors, log, limits, timeouts, shutdownGraceMs } = parsed.data;
+  const { listen, trustedProxies, geo, cors, log, limits, timeouts, shutdownGraceMs, workers } = parsed.data;
   const database =
     geo.database === undefined ? undefined : resolve(options.baseDir ?? process.cwd(), geo.database);
   if (database !== undefined) {
@@ -277,6 +281,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Con
     limits: { ...limits },
     timeouts: { ...timeouts },
     shutdownGraceMs,
+    workers: workers === 'auto' ? availableParallelism() : workers,
     zones,
   });
   validated.add(config);
@@ -308,7 +313,14 @@ const ENV_NAMES = {
   origin: 'STREAMGATE_ORIGIN',
   scheme: 'STREAMGATE_SCHEME',
   tokens: 'STREAMGATE_TOKENS',
+  workers: 'STREAMGATE_WORKERS',
 } as const;
+
+/** `auto` or a whole number, as the `workers` setting takes it; undefined for anything else. */
+export function parseWorkers(text: string): number | 'auto' | undefined {
+  if (text === 'auto') return 'auto';
+  return /^[0-9]{1,3}$/.test(text) ? Number(text) : undefined;
+}
 
 /** Settings from STREAMGATE_* variables; STREAMGATE_SECRET is handled as a fallback key, not here. */
 export function envOverrides(env: NodeJS.ProcessEnv): { overrides: ConfigOverrides; problems: string[] } {
@@ -320,6 +332,14 @@ export function envOverrides(env: NodeJS.ProcessEnv): { overrides: ConfigOverrid
     if (/^[0-9]{1,5}$/.test(portText) && Number(portText) <= 65_535) port = Number(portText);
     else problems.push(`${ENV_NAMES.port}: must be a port number 0–65535, e.g. 8080 (got "${portText}")`);
   }
+  let workers: number | 'auto' | undefined;
+  const workersText = pick(ENV_NAMES.workers);
+  if (workersText !== undefined) {
+    workers = parseWorkers(workersText);
+    if (workers === undefined) {
+      problems.push(`${ENV_NAMES.workers}: must be a number of processes or auto (got "${workersText}")`);
+    }
+  }
   const overrides: ConfigOverrides = {
     host: pick(ENV_NAMES.host),
     port,
@@ -327,6 +347,7 @@ export function envOverrides(env: NodeJS.ProcessEnv): { overrides: ConfigOverrid
     origin: pick(ENV_NAMES.origin),
     scheme: pick(ENV_NAMES.scheme),
     tokens: pick(ENV_NAMES.tokens),
+    workers,
   };
   return { overrides, problems };
 }
@@ -350,6 +371,7 @@ function applyOverrides(raw: Record<string, unknown>, overrides: ConfigOverrides
     if (overrides.port !== undefined) (listen as Record<string, unknown>).port = overrides.port;
     raw.listen = listen;
   }
+  if (overrides.workers !== undefined) raw.workers = overrides.workers;
   if (overrides.logLevel !== undefined) {
     const log = typeof raw.log === 'object' && raw.log !== null ? { ...raw.log } : {};
     (log as Record<string, unknown>).level = overrides.logLevel;

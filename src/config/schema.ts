@@ -301,6 +301,8 @@ export const configSchema = z.strictObject({
     })
     .default({ connectMs: 5000, headersMs: 30_000, bodyMs: 30_000 }),
   shutdownGraceMs: z.int().min(0).max(3_600_000).default(10_000),
+  // Processes serving the port (node:cluster); 'auto' is one per CPU the process may use.
+  workers: z.union([z.int().min(1).max(256), z.literal('auto')]).default(1),
   zones: z.array(zoneSchema).min(1, {
     error: 'at least one zone is required: give --origin, --scheme and --secret, or zones: in the file',
   }),
@@ -324,5 +326,6 @@ export const FIELD_HINTS: Readonly<Record<string, string>> = {
   'zones[].pathPrefix': 'a path such as / or /videos',
   'limits.manifestMaxBytes': 'bytes, e.g. 8388608 (8 MiB)',
   shutdownGraceMs: 'milliseconds, e.g. 10000',
+  workers: 'a number of processes 1–256, or auto (one per CPU)',
   zones: 'a list of zones, each with name, origin, scheme and secrets',
 };

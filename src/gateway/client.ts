@@ -74,7 +74,8 @@ export function clientAddress(req: IncomingMessage, trusted: AddressSet): Client
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const BOOT = Date.now().toString(36);
+// Start time and process id: workers of one cluster, started in the same millisecond, still differ.
+const BOOT = Date.now().toString(36) + process.pid.toString(36);
 let sequence = 0;
 
 /** A caller's X-Request-Id when it is plain, otherwise a new one unique to this process. */

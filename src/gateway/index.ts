@@ -35,6 +35,13 @@ export interface GatewayOptions {
   readonly logDestination?: DestinationStream;
   /** Also export Node process metrics (CPU, memory, event loop lag). Default true. */
   readonly defaultMetrics?: boolean;
+  /**
+   * What `/_streamgate/metrics` answers, instead of this gateway's own registry: a worker of a
+   * cluster asks the primary for the figures of every worker summed.
+   */
+  readonly metricsText?: () => Promise<string>;
+  /** Fields added to every log line (a cluster worker's number). */
+  readonly logFields?: Readonly<Record<string, string | number>>;
 }
 
 export interface ListeningGateway {
@@ -85,7 +92,8 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     config = result.config;
   }
 
-  const logger = options.logger ?? createLogger(config.log.level, options.logDestination);
+  const built = options.logger ?? createLogger(config.log.level, options.logDestination);
+  const logger = options.logFields === undefined ? built : built.child(options.logFields);
   const metrics = new GatewayMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const rt: GatewayRuntime = {
     config,
@@ -163,7 +171,8 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     }
   });
   surface.get('/_streamgate/metrics', (_req: Request, res: Response, next: NextFunction) => {
-    metrics.registry.metrics().then((text) => {
+    const collect = options.metricsText ?? (() => metrics.registry.metrics());
+    collect().then((text) => {
       res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
       res.end(text);
     }, next);

@@ -1,0 +1,196 @@
+import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
+import { AggregatorRegistry } from 'prom-client';
+import type { Config } from '../config/index.js';
+import { createLogger } from '../gateway/log.js';
+
+/**
+ * `serve --workers N`: one primary process that serves nothing itself, and N workers that each run a
+ * whole gateway on the same port (node:cluster hands them the connections in turn). One Node process
+ * tops out at one core; this is how the gateway uses the others. Each worker keeps its own live
+ * manifest cache, so an origin sees up to N fetches per cache window instead of one.
+ */
+
+const WORKER_ENTRY = fileURLToPath(new URL('./worker.js', import.meta.url));
+
+/** Restarts allowed in RESTART_WINDOW_MS before the primary gives up: a worker that keeps dying is a fault. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+
+export type ClusterMessage =
+  | { readonly type: 'streamgate:listening'; readonly url: string }
+  | { readonly type: 'streamgate:metrics'; readonly id: number }
+  | {
+      readonly type: 'streamgate:metrics-result';
+      readonly id: number;
+      readonly text?: string;
+      readonly error?: string;
+    };
+
+export function isClusterMessage(value: unknown): value is ClusterMessage {
+  const type = (value as { type?: unknown } | null)?.type;
+  return typeof type === 'string' && type.startsWith('streamgate:');
+}
+
+/**
+ * Runs the primary: forks the workers with the same command-line arguments, restarts one that dies
+ * (within limits), answers the workers' requests for cluster-wide metrics, and on SIGTERM/SIGINT has
+ * every worker shut down gracefully. Resolves with the exit status.
+ */
+export function runPrimary(argv: readonly string[], config: Config): Promise<number> {
+  const logger = createLogger(config.log.level).child({ role: 'primary' });
+  const aggregator = new AggregatorRegistry();
+  cluster.setupPrimary({ exec: WORKER_ENTRY, args: [...argv], execArgv: workerExecArgv(process.execArgv) });
+
+  const listening = new Set<number>();
+  const restarts: number[] = [];
+  let stopping = false;
+  let announced = false;
+  let finish: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => {
+    finish = resolve;
+  });
+
+  const live = (): Worker[] =>
+    Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+
+  const stopAll = (code: number): void => {
+    if (stopping) return;
+    stopping = true;
+    const workers = live();
+    if (workers.length === 0) {
+      finish(code);
+      return;
+    }
+    for (const worker of workers) worker.process.kill('SIGTERM');
+    // Workers bound their own shutdown by shutdownGraceMs; this only covers one that hangs.
+    const deadline = setTimeout(() => {
+      for (const worker of live()) {
+        logger.error({ worker: worker.id }, 'worker did not stop in time; killed');
+        worker.process.kill('SIGKILL');
+      }
+    }, config.shutdownGraceMs + 5000);
+    deadline.unref();
+    cluster.on('exit', () => {
+      if (live().length > 0) return;
+      clearTimeout(deadline);
+      logger.info('stopped');
+      finish(code);
+    });
+  };
+
+  cluster.on('message', (worker: Worker, message: unknown) => {
+    if (!isClusterMessage(message)) return;
+    if (message.type === 'streamgate:listening') {
+      listening.add(worker.id);
+      if (!announced && listening.size === config.workers) {
+        announced = true;
+        logger.info({ url: message.url, workers: config.workers }, `listening on ${message.url}`);
+      }
+    } else if (message.type === 'streamgate:metrics') {
+      const reply = (result: { text?: string; error?: string }): void => {
+        if (worker.isConnected())
+          worker.send({ type: 'streamgate:metrics-result', id: message.id, ...result });
+      };
+      aggregator.clusterMetrics().then(
+        (text) => reply({ text }),
+        (error: unknown) => reply({ error: error instanceof Error ? error.message : String(error) }),
+      );
+    }
+  });
+
+  cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
+    const wasListening = listening.delete(worker.id);
+    if (stopping) return;
+    if (!wasListening) {
+      // It never came up (a bad port, a missing file): every other worker would fail the same way.
+      logger.fatal({ worker: worker.id, code, signal }, 'worker failed to start; stopping');
+      stopAll(1);
+      return;
+    }
+    const now = Date.now();
+    restarts.push(now);
+    while ((restarts[0] ?? now) < now - RESTART_WINDOW_MS) restarts.shift();
+    if (restarts.length > MAX_RESTARTS) {
+      logger.fatal(
+        { worker: worker.id, code, signal, restarts: restarts.length },
+        'workers keep dying; stopping',
+      );
+      stopAll(1);
+      return;
+    }
+    logger.error({ worker: worker.id, code, signal }, 'worker died; starting another');
+    cluster.fork();
+  });
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      for (const worker of live()) worker.process.kill('SIGKILL');
+      process.exit(1);
+    }
+    logger.info({ signal, graceMs: config.shutdownGraceMs, workers: live().length }, 'shutting down');
+    stopAll(0);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  void done.then(() => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  });
+
+  for (let i = 0; i < config.workers; i += 1) cluster.fork();
+  return done;
+}
+
+/**
+ * Node options for the workers: the primary's own, except those that say what to run (`-e CODE`,
+ * `--input-type`), which would make a worker run the primary's code instead of its entry point.
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i += 1) {
+    const option = execArgv[i] ?? '';
+    if (['-e', '--eval', '-p', '--print', '--input-type'].includes(option)) {
+      i += 1;
+      continue;
+    }
+    if (/^(?:--eval|--print|--input-type)=/.test(option)) continue;
+    kept.push(option);
+  }
+  return kept;
+}
+
+/** In a worker: the cluster-wide metrics text, asked of the primary. */
+export function askPrimaryForMetrics(timeoutMs = 10_000): () => Promise<string> {
+  let next = 0;
+  const pending = new Map<number, { resolve: (text: string) => void; reject: (error: Error) => void }>();
+  process.on('message', (message: unknown) => {
+    if (!isClusterMessage(message) || message.type !== 'streamgate:metrics-result') return;
+    const waiting = pending.get(message.id);
+    if (waiting === undefined) return;
+    pending.delete(message.id);
+    if (message.text !== undefined) waiting.resolve(message.text);
+    else waiting.reject(new Error(`cluster metrics: ${message.error ?? 'no answer'}`));
+  });
+  return () =>
+    new Promise<string>((resolve, reject) => {
+      const id = next;
+      next += 1;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error('cluster metrics: the primary did not answer'));
+      }, timeoutMs);
+      pending.set(id, {
+        resolve: (text) => {
+          clearTimeout(timer);
+          resolve(text);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      process.send?.({ type: 'streamgate:metrics', id });
+    });
+}

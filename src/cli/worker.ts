@@ -1,0 +1,49 @@
+import cluster from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import { askPrimaryForMetrics } from './cluster.js';
+import { serveConfig, startServe } from './serve.js';
+import { UsageError, type Io } from './usage.js';
+
+const io: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  env: process.env,
+};
+
+/**
+ * The entry point of one `serve --workers N` worker (forked by the primary with the same arguments).
+ * It reads the configuration again — the same flags, file and environment give the same result —
+ * so no key material passes between processes.
+ */
+async function runWorker(argv: string[]): Promise<number> {
+  const parsed = serveConfig(argv, io);
+  if ('help' in parsed) return 0;
+  const running = await startServe(parsed.config, {
+    // SIGINT from a terminal reaches the whole process group; the primary relays it as SIGTERM.
+    signals: ['SIGTERM'],
+    gateway: {
+      logFields: { worker: cluster.worker?.id ?? 0, pid: process.pid },
+      metricsText: askPrimaryForMetrics(),
+    },
+  });
+  process.on('SIGINT', () => {});
+  // prom-client answers the primary's requests for this worker's figures from the gateway's registry.
+  AggregatorRegistry.setRegistries(running.gateway.metrics.registry);
+  new AggregatorRegistry();
+  // A primary that is gone cannot relay signals any more: stop as on SIGTERM.
+  process.on('disconnect', () => void running.stop());
+  process.send?.({ type: 'streamgate:listening', url: running.listening.url });
+  return running.done;
+}
+
+runWorker(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    process.disconnect?.();
+  },
+  (error: unknown) => {
+    io.err(`streamgate worker: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = error instanceof UsageError ? 2 : 70;
+    process.disconnect?.();
+  },
+);
