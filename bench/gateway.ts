@@ -238,52 +238,39 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
 
     const runner =
       'const { main } = await import(process.argv[1]); process.exitCode = await main(process.argv.slice(2));';
-    const gateway = await startChild(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        runner,
-        main,
-        'serve',
-        '--origin',
-        originUrl,
-        '--scheme',
-        'gcore',
-        '--secret',
-        SECRET,
-        '--port',
-        '0',
-      ],
-      /"url":"(http:\/\/[^"]+)"/,
-    );
-    children.push(gateway.child);
-    const gatewayUrl = gateway.match[1] ?? '';
+    const startGateway = async (
+      extra: string[],
+      ready: RegExp,
+    ): Promise<{ child: ChildProcess; url: string }> => {
+      const started = await startChild(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          runner,
+          main,
+          'serve',
+          '--origin',
+          originUrl,
+          '--scheme',
+          'gcore',
+          '--secret',
+          SECRET,
+          '--port',
+          '0',
+          ...extra,
+        ],
+        ready,
+      );
+      children.push(started.child);
+      return { child: started.child, url: started.match[1] ?? '' };
+    };
+    const gateway = await startGateway([], /"url":"(http:\/\/[^"]+)"/);
+    const gatewayUrl = gateway.url;
 
     // The same gateway as two worker processes on one port (serve --workers 2).
-    const clustered = await startChild(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        runner,
-        main,
-        'serve',
-        '--origin',
-        originUrl,
-        '--scheme',
-        'gcore',
-        '--secret',
-        SECRET,
-        '--port',
-        '0',
-        '--workers',
-        '2',
-      ],
-      /"role":"primary".*"url":"(http:\/\/[^"]+)"/,
-    );
-    children.push(clustered.child);
-    const clusteredUrl = clustered.match[1] ?? '';
+    const clustered = await startGateway(['--workers', '2'], /"role":"primary".*"url":"(http:\/\/[^"]+)"/);
+    const clusteredUrl = clustered.url;
     const clusteredPids = [clustered.child.pid ?? 0, ...childPids(clustered.child.pid)];
 
     let nginxUrl: string | undefined;

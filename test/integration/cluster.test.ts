@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workerExecArgv } from '../../src/cli/cluster.js';
@@ -18,6 +19,8 @@ const cli = new URL('../../bin/streamgate.js', import.meta.url).pathname;
 const SECRET = 'cluster-test-key';
 const SEGMENT = '/vod-ts-aes/seg_000.ts';
 const segmentBytes = readFileSync(`${DEFAULT_MEDIA_ROOT}vod-ts-aes/seg_000.ts`);
+/** A zone whose origin is never reached: for runs that stop before any request. */
+const UNUSED_ZONE = ['--origin', 'http://127.0.0.1:9', '--scheme', 'gcore', '--secret', 'k'];
 
 interface LogLine {
   readonly msg?: string;
@@ -192,16 +195,7 @@ describe('serve --workers 2: one port, two gateway processes', () => {
 
 describe('serve --workers: bad settings and workers that cannot start', () => {
   it('refuses --workers 0 and a non-number, and a bad STREAMGATE_WORKERS, naming the setting', () => {
-    const common = [
-      'serve',
-      '--origin',
-      'http://127.0.0.1:9',
-      '--scheme',
-      'gcore',
-      '--secret',
-      'k',
-      '--check',
-    ];
+    const common = ['serve', ...UNUSED_ZONE, '--check'];
     for (const value of ['0', 'two', '-1', '1.5']) {
       const result = spawnSync('node', [cli, ...common, `--workers=${value}`], { encoding: 'utf8' });
       expect(result.status, value).toBe(2);
@@ -215,9 +209,12 @@ describe('serve --workers: bad settings and workers that cannot start', () => {
     expect(fromEnv.stderr).toContain('STREAMGATE_WORKERS: must be a number of processes or auto');
     const tooMany = spawnSync('node', [cli, ...common, '--workers', '999'], { encoding: 'utf8' });
     expect(tooMany.status).toBe(2);
-    expect(tooMany.stderr).toContain('workers');
+    expect(tooMany.stderr).toContain('workers: must be a number of processes 1–256, or auto');
     const auto = spawnSync('node', [cli, ...common, '--workers', 'auto'], { encoding: 'utf8' });
     expect(auto.status).toBe(0);
+    const cpus = availableParallelism();
+    if (cpus > 1) expect(auto.stdout).toContain(`, ${cpus} worker processes`);
+    else expect(auto.stdout).not.toContain('worker processes');
   });
 
   it('stops with status 1, not a restart loop, when the workers cannot listen', async () => {
@@ -225,18 +222,7 @@ describe('serve --workers: bad settings and workers that cannot start', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as AddressInfo).port;
     try {
-      const cluster = startCluster([
-        '--workers',
-        '2',
-        '--origin',
-        'http://127.0.0.1:9',
-        '--scheme',
-        'gcore',
-        '--secret',
-        'k',
-        '--port',
-        String(port),
-      ]);
+      const cluster = startCluster(['--workers', '2', ...UNUSED_ZONE, '--port', String(port)]);
       const [code] = (await once(cluster.child, 'exit')) as [number | null];
       expect(code).toBe(1);
       expect(cluster.lines.some((line) => line.msg === 'worker failed to start; stopping')).toBe(true);
