@@ -16,17 +16,17 @@ const io: Io = {
  * so no key material passes between processes.
  */
 async function runWorker(argv: string[]): Promise<number> {
+  // SIGINT from a terminal reaches the whole process group; the primary relays it as SIGTERM.
+  process.on('SIGINT', () => {});
   const parsed = serveConfig(argv, io);
   if ('help' in parsed) return 0;
   const running = await startServe(parsed.config, {
-    // SIGINT from a terminal reaches the whole process group; the primary relays it as SIGTERM.
     signals: ['SIGTERM'],
     gateway: {
       logFields: { worker: cluster.worker?.id ?? 0, pid: process.pid },
       metricsText: askPrimaryForMetrics(),
     },
   });
-  process.on('SIGINT', () => {});
   // prom-client answers the primary's requests for this worker's figures from the gateway's registry.
   AggregatorRegistry.setRegistries(running.gateway.metrics.registry);
   new AggregatorRegistry();
@@ -39,11 +39,11 @@ async function runWorker(argv: string[]): Promise<number> {
 runWorker(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
-    process.disconnect?.();
+    if (process.connected) process.disconnect();
   },
   (error: unknown) => {
     io.err(`streamgate worker: ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = error instanceof UsageError ? 2 : 70;
-    process.disconnect?.();
+    if (process.connected) process.disconnect();
   },
 );
