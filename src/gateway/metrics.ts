@@ -6,6 +6,19 @@ interface Sample {
   readonly labels: Labels;
   readonly metricName?: string;
 }
+interface Family {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'histogram';
+  /** How prom-client's cluster aggregation combines the workers' figures. */
+  readonly aggregator: 'sum';
+  readonly values: Sample[];
+}
+
+/** What the registry reads from a metric when it is scraped (prom-client's MetricObject shape). */
+function family(name: string, help: string, type: Family['type'], values: Sample[]): Promise<Family> {
+  return Promise.resolve({ name, help, type, aggregator: 'sum', values });
+}
 
 /**
  * A counter family kept as plain numbers and handed to the registry only when scraped. prom-client's
@@ -36,9 +49,9 @@ class LocalCounter {
     this.#series.set(key, { labels, value });
   }
 
-  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Sample[] }> {
+  get(): Promise<Family> {
     const values = [...this.#series.values()].map(({ labels, value }) => ({ labels, value }));
-    return Promise.resolve({ name: this.name, help: this.help, type: 'counter', aggregator: 'sum', values });
+    return family(this.name, this.help, 'counter', values);
   }
 }
 
@@ -67,11 +80,17 @@ class LocalHistogram {
     series.count += 1;
     series.sum += value;
     // Counted in the first bucket that holds it (cumulated when scraped); past the last, in +Inf only.
-    const index = this.buckets.findIndex((bound) => value <= bound);
-    if (index !== -1) series.counts[index] = (series.counts[index] ?? 0) + 1;
+    const buckets = this.buckets;
+    const counts = series.counts;
+    for (let index = 0; index < buckets.length; index += 1) {
+      if (value <= (buckets[index] ?? Infinity)) {
+        counts[index] = (counts[index] ?? 0) + 1;
+        break;
+      }
+    }
   }
 
-  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Sample[] }> {
+  get(): Promise<Family> {
     const values: Sample[] = [];
     for (const { labels, counts, count, sum } of this.#series.values()) {
       let cumulative = 0;
@@ -87,13 +106,7 @@ class LocalHistogram {
       values.push({ metricName: `${this.name}_sum`, labels, value: sum });
       values.push({ metricName: `${this.name}_count`, labels, value: count });
     }
-    return Promise.resolve({
-      name: this.name,
-      help: this.help,
-      type: 'histogram',
-      aggregator: 'sum',
-      values,
-    });
+    return family(this.name, this.help, 'histogram', values);
   }
 }
 

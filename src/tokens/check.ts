@@ -94,13 +94,18 @@ function presentedFromQuery(pairs: readonly QueryPair[], scheme: TokenScheme): F
   if (names.expires === undefined) {
     // One-parameter formats: the named parameter or, without it, a bare token as (part of) the query.
     // With the named one present, other long pairs are the origin's own parameters.
-    const bares =
-      scheme.bareQueryToken && token === undefined
-        ? pairs.filter((pair) => bareToken(pair) !== undefined)
-        : [];
-    const bare = bares[0];
-    if (bares.length > 1) return { presented: deny('malformed', 'more than one bare token in the query') };
-    if (bare !== undefined) return { presented: { token: bareToken(bare) ?? '', expires: '' }, bare };
+    if (scheme.bareQueryToken && token === undefined) {
+      let bare: { pair: QueryPair; text: string } | undefined;
+      for (const pair of pairs) {
+        const text = bareToken(pair);
+        if (text === undefined) continue;
+        if (bare !== undefined) {
+          return { presented: deny('malformed', 'more than one bare token in the query') };
+        }
+        bare = { pair, text };
+      }
+      if (bare !== undefined) return { presented: { token: bare.text, expires: '' }, bare: bare.pair };
+    }
     if (token === undefined) return { presented: undefined };
     const value = decodeValue(token.rawValue ?? '');
     if (!value) return { presented: deny('malformed', `parameter ${names.token} empty or badly encoded`) };

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   baseDirectory,
   classifyReference,
-  createGrantApplier,
+  createQuerySuffixer,
   isVerbatimPath,
   NOT_PLAIN,
   PLAIN_PATH,
@@ -143,6 +143,15 @@ const grant: fc.Arbitrary<TokenGrant> = fc.oneof(
     segment: fc.constant('~t~1'),
   }),
 );
+
+/** What the HLS rewriter does with a grant: the suffixer's answer, or applyGrant where it has none. */
+function createGrantApplier(): (raw: string, shape: number, grant: TokenGrant) => string {
+  const suffixFor = createQuerySuffixer();
+  return (raw, shape, grant) => {
+    const suffix = suffixFor(shape, grant);
+    return suffix === undefined ? applyGrant(raw, grant) : raw + suffix;
+  };
+}
 
 describe('HLS fast path: applying a repeated grant', () => {
   it('gives exactly what applyGrant gives, whatever the sequence of references and grants', () => {

@@ -2,13 +2,12 @@ import type { RewriteOptions, RewriteResult, SkippedUri, TokenGrant, UriTarget }
 import {
   baseDirectory,
   classifyReference,
-  isVerbatimPath,
   NOT_PLAIN,
-  PLAIN_PATH,
-  queryOrFragment,
+  plainTarget,
   verbatimDirectoryPath,
+  type PlainBase,
 } from '../hls/fast-path.js';
-import { applyGrant, lazyTarget, resolveUri, targetOf, type Resolution } from '../uri.js';
+import { applyGrant, resolveUri, targetOf, type Resolution } from '../uri.js';
 import { parseSel, PATCH_OPERATIONS } from './patch.js';
 import { DASH_URI_SITES, LEVELS, XLINK_NS, type DashUriSite } from './sites.js';
 import {
@@ -129,14 +128,6 @@ function elementText(text: string, element: XmlElement): string | undefined {
   if (element.children.length > 0) return undefined;
   const decoded = decodePieces(text, element.content, false);
   return decoded.undecodable ? undefined : decoded.value;
-}
-
-interface PlainBase {
-  /** `scheme://authority/dir/`. */
-  readonly directory: string;
-  readonly origin: string;
-  /** `/dir/`, as it follows the origin in `directory`. */
-  readonly path: string;
 }
 
 const plainBases = new WeakMap<URL, PlainBase | null>();
@@ -719,24 +710,9 @@ class DashRewriter {
       const base = plainBase(occurrence.base.url);
       const shape = base === undefined ? NOT_PLAIN : classifyReference(reference);
       if (base !== undefined && shape !== NOT_PLAIN) {
-        const cut = shape === PLAIN_PATH ? -1 : queryOrFragment(reference);
-        const pathPart = cut === -1 ? reference : reference.slice(0, cut);
-        if (isVerbatimPath(pathPart)) {
-          const wildcard = row.template && hasIdentifier(reference);
-          return {
-            target: lazyTarget(
-              row.site,
-              row.resource,
-              wildcard,
-              base.directory + reference,
-              base.origin,
-              base.path + pathPart,
-            ),
-            decoded,
-            core,
-            directory: false,
-          };
-        }
+        const wildcard = row.template && hasIdentifier(reference);
+        const target = plainTarget(row.site, row.resource, wildcard, reference, shape, base);
+        if (target !== undefined) return { target, decoded, core, directory: false };
       }
     }
     const resolved = resolveAgainst(reference, occurrence.base, this.options.manifestUrl);

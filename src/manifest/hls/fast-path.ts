@@ -1,5 +1,5 @@
-import type { TokenGrant } from '../types.js';
-import { applyGrant } from '../uri.js';
+import type { ResourceClass, TokenGrant, UriTarget } from '../types.js';
+import { lazyTarget } from '../uri.js';
 
 /**
  * Shortcuts for the URIs that make up almost all of a long playlist: relative paths such as
@@ -119,15 +119,6 @@ export function createQuerySuffixer(): (shape: number, grant: TokenGrant) => str
   };
 }
 
-/** `applyGrant` for one playlist, with the plain-path case answered by a suffixer. */
-export function createGrantApplier(): (raw: string, shape: number, grant: TokenGrant) => string {
-  const suffixFor = createQuerySuffixer();
-  return (raw, shape, grant) => {
-    const suffix = suffixFor(shape, grant);
-    return suffix === undefined ? applyGrant(raw, grant) : raw + suffix;
-  };
-}
-
 /** Index of the first `?` or `#` in a reference, or -1. */
 export function queryOrFragment(reference: string): number {
   const query = reference.indexOf('?');
@@ -154,6 +145,34 @@ export function verbatimDirectoryPath(directory: string, origin: string): string
 const NAME_CHAR = new Uint8Array(128);
 for (const char of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=@") {
   NAME_CHAR[char.charCodeAt(0)] = 1;
+}
+
+/** An http(s) base directory whose path follows its origin verbatim (see verbatimDirectoryPath). */
+export interface PlainBase {
+  /** `scheme://authority/dir/`. */
+  readonly directory: string;
+  readonly origin: string;
+  /** `/dir/`, as it follows the origin in `directory`. */
+  readonly path: string;
+}
+
+/**
+ * The target of a plain relative reference (`shape` from classifyReference, not NOT_PLAIN) below
+ * `base`, its URL built only if read; undefined when the URL parser would not copy the reference's
+ * path verbatim, and the caller must resolve it another way.
+ */
+export function plainTarget(
+  site: string,
+  resource: ResourceClass,
+  wildcard: boolean,
+  reference: string,
+  shape: number,
+  base: PlainBase,
+): UriTarget | undefined {
+  const cut = shape === PLAIN_PATH ? -1 : queryOrFragment(reference);
+  const pathPart = cut === -1 ? reference : reference.slice(0, cut);
+  if (!isVerbatimPath(pathPart)) return undefined;
+  return lazyTarget(site, resource, wildcard, base.directory + reference, base.origin, base.path + pathPart);
 }
 
 /** A file name next to the playlist (`seg-42.ts`): what a NameTokenizer takes. */

@@ -1,15 +1,15 @@
 import type { RewriteOptions, RewriteResult, SkippedUri, TokenGrant, UriTarget } from '../types.js';
-import { applyGrant, lazyTarget, resolveUri, targetOf } from '../uri.js';
+import { applyGrant, resolveUri, targetOf } from '../uri.js';
 import {
   baseDirectory,
   classifyReference,
   createQuerySuffixer,
   isPlainName,
-  isVerbatimPath,
   NOT_PLAIN,
   PLAIN_PATH,
-  queryOrFragment,
+  plainTarget,
   verbatimDirectoryPath,
+  type PlainBase,
 } from './fast-path.js';
 import { DEFAULT_LINE_SITE, TAG_RULES, type HlsUriSite } from './sites.js';
 import { applyGrantThroughVariables, substitute, type VariableTable } from './variables.js';
@@ -122,6 +122,10 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
   const directory = baseDirectory(base);
   const baseOrigin = base.origin;
   const directoryPath = directory === undefined ? undefined : verbatimDirectoryPath(directory, baseOrigin);
+  const plainBase: PlainBase | undefined =
+    directory === undefined || directoryPath === undefined
+      ? undefined
+      : { directory, origin: baseOrigin, path: directoryPath };
   const suffixFor = createQuerySuffixer();
   const names = directoryPath === undefined ? undefined : tokenize.forDirectory?.(baseOrigin, directoryPath);
   const skipped: SkippedUri[] = [];
@@ -150,21 +154,16 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
     let target: UriTarget | undefined;
     if (byName) {
       grant = names(reference, site.resource);
-    } else if (shape !== NOT_PLAIN && directoryPath !== undefined) {
-      const cut = shape === PLAIN_PATH ? -1 : queryOrFragment(reference);
-      const pathPart = cut === -1 ? reference : reference.slice(0, cut);
-      if (isVerbatimPath(pathPart)) {
-        target = lazyTarget(
-          site.site,
-          site.resource,
-          site.wildcard,
-          directory + reference,
-          baseOrigin,
-          directoryPath + pathPart,
-        );
-      } else {
+    } else if (shape !== NOT_PLAIN && plainBase !== undefined) {
+      target = plainTarget(site.site, site.resource, site.wildcard, reference, shape, plainBase);
+      if (target === undefined) {
         try {
-          target = targetOf(site.site, site.resource, site.wildcard, new URL(directory + reference));
+          target = targetOf(
+            site.site,
+            site.resource,
+            site.wildcard,
+            new URL(plainBase.directory + reference),
+          );
         } catch {
           target = undefined;
         }
