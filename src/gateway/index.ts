@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { DestinationStream } from 'pino';
@@ -15,6 +14,7 @@ import {
 import { schemeForZone } from '../tokens/registry.js';
 import { CountryLookup } from './geo.js';
 import { requestHost, requestId } from './client.js';
+import { answerClientError, refuseConnect, trackResponse } from './connection.js';
 import { Cors } from './cors.js';
 import { LiveCache } from './live-cache.js';
 import { createLogger, redactParam, redactTarget, type Logger } from './log.js';
@@ -211,16 +211,16 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
   const listen = async (address: { host?: string; port?: number } = {}): Promise<ListeningGateway> => {
     const host = address.host ?? config.listen.host;
     const port = address.port ?? config.listen.port;
-    const server = createServer({ requireHostHeader: true }, handle);
+    const server = createServer({ requireHostHeader: true }, (req, res) => {
+      trackResponse(req, res);
+      handle(req, res);
+    });
     // A viewer that stops reading keeps an origin connection paused; the idle timeout ends that. It
     // exceeds the origin's own allowances so that a held LL-HLS reload is not cut.
     server.timeout = Math.max(config.timeouts.headersMs, config.timeouts.bodyMs) + 10_000;
-    // CONNECT would make this a tunnel: refused like any other method outside GET, HEAD, OPTIONS.
-    server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
-      socket.end(
-        'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, OPTIONS\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
-      );
-    });
+    // A CONNECT or unparseable bytes are answered after the responses still owed on the connection.
+    server.on('connect', refuseConnect);
+    server.on('clientError', answerClientError);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
