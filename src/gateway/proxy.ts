@@ -168,6 +168,16 @@ function direct(
 }
 
 /**
+ * What selects the bytes of a shared manifest fetch: the zone (its origin pool and settings) and the
+ * origin it goes to, then the target asked of it. Zones that send per-viewer headers upstream
+ * (`forwardHeaders`) never share. Two zones that differ by Host or origin and serve the same path must
+ * never answer each other's viewers.
+ */
+function liveCacheKey(zone: ZoneRuntime, upstreamTarget: string): string {
+  return `${zone.config.name}\0${zone.config.origin}\0${upstreamTarget}`;
+}
+
+/**
  * Live manifests (SPEC §4): a fresh cached copy is served at once; otherwise the viewer joins the
  * pending origin fetch for the same URL, or starts one. Only shareable answers are given to viewers
  * who did not ask for them; the others fetch their own.
@@ -179,7 +189,7 @@ function throughCache(
   view: ViewerRequest,
   headers: Record<string, string>,
 ): void {
-  const key = view.upstreamTarget;
+  const key = liveCacheKey(zone, view.upstreamTarget);
   const name = zone.config.name;
   const cached = rt.cache.fresh(key);
   if (cached !== undefined) {
@@ -202,7 +212,7 @@ function throughCache(
     if (headers.accept !== undefined) shared.accept = headers.accept;
     pending = rt.cache.start(key, () =>
       sharedFetch(zone.pool, {
-        path: key,
+        path: view.upstreamTarget,
         headers: shared,
         limit: rt.config.limits.manifestMaxBytes,
         zone: name,
