@@ -1,7 +1,12 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
-import { manifestKindFromHeaders, sniffManifest, type ManifestKind } from '../manifest/index.js';
+import {
+  isManifestMediaType,
+  manifestKindFromHeaders,
+  sniffManifest,
+  type ManifestKind,
+} from '../manifest/index.js';
 import { viewerResponseHeaders } from './headers.js';
 import { headerText } from './live-cache.js';
 import { redactTarget } from './log.js';
@@ -130,7 +135,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
         this.view.upstreamTarget.split('?')[0] ?? '',
       );
       const encoded = headers['content-encoding'] !== undefined && headers['content-encoding'] !== 'identity';
-      if (kind === 'hls' || kind === 'dash') {
+      if (kind !== undefined && kind !== 'sniff') {
         const length = Number(headers['content-length']);
         if (Number.isFinite(length) && length > this.rt.config.limits.manifestMaxBytes) {
           this.#tooLarge(controller, 'content-length');
@@ -151,7 +156,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #startStream(controller: Dispatcher.DispatchController): void {
     this.#mode = Mode.Stream;
     const res = this.res;
-    const manifestHead = this.view.head && this.originMethod === 'HEAD' && isManifestType(this.#headers);
+    const manifestHead =
+      this.view.head &&
+      this.originMethod === 'HEAD' &&
+      isManifestMediaType(headerText(this.#headers['content-type']));
     const headers = viewerResponseHeaders(this.#headers, manifestHead, this.rt.cors.vary);
     if (manifestHead) headers['cache-control'] = 'private, no-store';
     res.writeHead(this.#status, headers);
@@ -346,11 +354,6 @@ function worthSniffing(target: string): boolean {
   const dot = path.lastIndexOf('.');
   if (dot <= slash) return true;
   return !MEDIA_EXTENSIONS.has(path.slice(dot + 1).toLowerCase());
-}
-
-function isManifestType(headers: IncomingHttpHeaders): boolean {
-  const type = manifestKindFromHeaders(headerText(headers['content-type']), '');
-  return type === 'hls' || type === 'dash';
 }
 
 /** The viewer went away: the reason the origin request is aborted with. */

@@ -1,29 +1,24 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import { isStaticManifest, rewriteManifest, type ManifestKind } from '../manifest/index.js';
+import {
+  formatOfPath,
+  isStaticManifest,
+  MANIFEST_FORMATS,
+  mediaTypeOf,
+  rewriteManifest,
+  type ManifestKind,
+} from '../manifest/index.js';
 import type { RewriteResult } from '../manifest/types.js';
 import { createTokenizer, resolutionBase } from '../tokens/strategy.js';
 import { viewerResponseHeaders } from './headers.js';
 import { redactTarget } from './log.js';
 import type { GatewayRuntime, ViewerRequest, ZoneRuntime } from './runtime.js';
 
-export type { ManifestKind } from '../manifest/index.js';
-
-const CANONICAL_TYPE: Readonly<Record<ManifestKind, string>> = {
-  hls: 'application/vnd.apple.mpegurl',
-  dash: 'application/dash+xml',
-};
-const MANIFEST_TYPE =
-  /^\s*(?:application\/vnd\.apple\.mpegurl|application\/x-mpegurl|audio\/(?:x-)?mpegurl|application\/dash\+xml)\s*(?:;|$)/i;
+export { isoDurationSeconds, type ManifestKind } from '../manifest/index.js';
 
 /** The manifest format a request path promises by its extension (used before the origin answers). */
 export function manifestKindOfPath(path: string): ManifestKind | undefined {
-  const dot = path.lastIndexOf('.');
-  if (dot === -1) return undefined;
-  const extension = path.slice(dot + 1).toLowerCase();
-  if (extension === 'm3u8' || extension === 'm3u') return 'hls';
-  if (extension === 'mpd') return 'dash';
-  return undefined;
+  return formatOfPath(path)?.kind;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -70,48 +65,13 @@ export function decodeBody(
   return { ok: true, text, bytes };
 }
 
-function seconds(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  return Number.isFinite(number) && number > 0 ? number : undefined;
-}
-
-/** ISO 8601 duration as used by DASH (`PT2S`, `PT1M30.5S`, `P0Y0M0DT0H0M2S`), in seconds. */
-export function isoDurationSeconds(value: string): number | undefined {
-  const match =
-    /^P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(
-      value.trim(),
-    );
-  if (!match || value.trim() === 'P' || value.trim().endsWith('T')) return undefined;
-  const [, years, months, days, hours, minutes, secs] = match.map((part) =>
-    part === undefined ? 0 : Number(part),
-  );
-  return (
-    (years ?? 0) * 31_536_000 +
-    (months ?? 0) * 2_592_000 +
-    (days ?? 0) * 86_400 +
-    (hours ?? 0) * 3600 +
-    (minutes ?? 0) * 60 +
-    (secs ?? 0)
-  );
-}
-
 /**
  * How long a live manifest may be served from the cache: half the interval at which players reload it.
  * HLS reloads every target duration (RFC 8216 §6.3.4), LL-HLS every part target; DASH every
  * minimumUpdatePeriod (ISO/IEC 23009-1 §5.4). Unknown: one second.
  */
 export function liveWindowMs(kind: ManifestKind, text: string): number {
-  let interval: number | undefined;
-  if (kind === 'hls') {
-    interval =
-      seconds(/^#EXT-X-PART-INF:.*?\bPART-TARGET=([0-9.]+)/m.exec(text)?.[1]) ??
-      seconds(/^#EXT-X-TARGETDURATION:\s*([0-9.]+)/m.exec(text)?.[1]);
-  } else {
-    const period = /\bminimumUpdatePeriod\s*=\s*["']([^"']*)["']/.exec(text)?.[1];
-    interval = period === undefined ? undefined : isoDurationSeconds(period);
-    if (interval === 0) interval = undefined;
-  }
+  const interval = MANIFEST_FORMATS[kind].reloadSeconds(text);
   return interval === undefined ? 1000 : Math.max(100, Math.round((interval * 1000) / 2));
 }
 
@@ -260,8 +220,9 @@ export function serveManifest(
   const originType = manifest.headers['content-type'];
   let type = typeof originType === 'string' ? originType : undefined;
   // A rewritten manifest is announced as what it is, e.g. when the origin said text/plain.
-  if (outcome === 'rewritten' && (type === undefined || !MANIFEST_TYPE.test(type))) {
-    type = CANONICAL_TYPE[manifest.kind];
+  const format = MANIFEST_FORMATS[manifest.kind];
+  if (outcome === 'rewritten' && !format.mediaTypes.includes(mediaTypeOf(type))) {
+    type = format.mediaTypes[0];
   }
   if (type !== undefined) headers['content-type'] = type;
   const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;

@@ -1,17 +1,24 @@
-import { looksLikeDash, rewriteDash, type DashRewriteOptions } from './dash/index.js';
-import { looksLikeHls, rewriteHls } from './hls/index.js';
+import type { DashRewriteOptions } from './dash/index.js';
+import {
+  formatOfMediaType,
+  formatOfPath,
+  MANIFEST_FORMATS,
+  mediaTypeOf,
+  sniffFormat,
+  type ManifestKind,
+} from './formats.js';
 import type { RewriteResult } from './types.js';
 
-export type ManifestKind = 'hls' | 'dash';
+export {
+  formatOfPath,
+  isoDurationSeconds,
+  MANIFEST_FORMATS,
+  mediaTypeOf,
+  type ManifestFormat,
+  type ManifestKind,
+} from './formats.js';
 
-const HLS_TYPES = new Set([
-  'application/vnd.apple.mpegurl',
-  'application/x-mpegurl',
-  'audio/mpegurl',
-  'audio/x-mpegurl',
-]);
-const DASH_TYPES = new Set(['application/dash+xml', 'application/dash-patch+xml']);
-// Types an origin uses when it does not know better; the body decides.
+// Types an origin uses when it does not know better; the extension or the body decides.
 const VAGUE_TYPES = new Set([
   '',
   'text/plain',
@@ -20,10 +27,6 @@ const VAGUE_TYPES = new Set([
   'text/xml',
   'application/xml',
 ]);
-
-function mediaType(contentType: string | undefined): string {
-  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-}
 
 /**
  * Decides from the response headers alone whether a response may be a manifest: by content type
@@ -34,37 +37,28 @@ export function manifestKindFromHeaders(
   contentType: string | undefined,
   path: string,
 ): ManifestKind | 'sniff' | undefined {
-  const type = mediaType(contentType);
-  if (HLS_TYPES.has(type)) return 'hls';
-  if (DASH_TYPES.has(type)) return 'dash';
-  if (!VAGUE_TYPES.has(type)) return undefined;
-  const lower = path.toLowerCase();
-  if (lower.endsWith('.m3u8') || lower.endsWith('.m3u')) return 'hls';
-  if (lower.endsWith('.mpd') || lower.endsWith('.mpp')) return 'dash';
-  return 'sniff';
+  const named = formatOfMediaType(contentType);
+  if (named !== undefined) return named.kind;
+  if (!VAGUE_TYPES.has(mediaTypeOf(contentType))) return undefined;
+  return formatOfPath(path)?.kind ?? 'sniff';
 }
 
-/** Recognises a manifest by its first bytes (`#EXTM3U`, `<MPD`). */
+/** Whether a Content-Type names a manifest format. */
+export function isManifestMediaType(contentType: string | undefined): boolean {
+  return formatOfMediaType(contentType) !== undefined;
+}
+
+/** Recognises a manifest by its first bytes (`#EXTM3U`, `<MPD`, an MPD `<Patch`). */
 export function sniffManifest(text: string): ManifestKind | undefined {
-  if (looksLikeHls(text)) return 'hls';
-  if (looksLikeDash(text)) return 'dash';
-  return undefined;
+  return sniffFormat(text)?.kind;
 }
 
 /**
- * A static manifest is loaded once by the player (HLS ENDLIST or VOD playlist type, DASH
- * type="static"); a live one is reloaded and may be cached briefly.
+ * A static manifest is loaded once by the player (HLS ENDLIST or VOD playlist type, a multivariant
+ * playlist, DASH type="static"); a live one is reloaded and may be cached briefly.
  */
 export function isStaticManifest(kind: ManifestKind, text: string): boolean {
-  if (kind === 'hls') {
-    // A multivariant playlist is loaded once (RFC 8216 §6.3.4 reloads only media playlists).
-    if (/^#EXT-X-STREAM-INF/m.test(text)) return true;
-    return /^#EXT-X-ENDLIST\b/m.test(text) || /^#EXT-X-PLAYLIST-TYPE:\s*VOD\b/m.test(text);
-  }
-  // An MPD Patch (ISO/IEC 23009-1 Annex G) only exists for dynamic MPDs.
-  const mpd = /<(?:[A-Za-z_][\w.-]*:)?(?:MPD|Patch)\b[^>]*>/.exec(text)?.[0] ?? '';
-  if (/^<(?:[A-Za-z_][\w.-]*:)?Patch\b/.test(mpd)) return false;
-  return !/\btype\s*=\s*["']dynamic["']/.test(mpd);
+  return MANIFEST_FORMATS[kind].isStatic(text);
 }
 
 export function rewriteManifest(
@@ -72,7 +66,7 @@ export function rewriteManifest(
   text: string,
   options: DashRewriteOptions,
 ): RewriteResult {
-  return kind === 'hls' ? rewriteHls(text, options) : rewriteDash(text, options);
+  return MANIFEST_FORMATS[kind].rewrite(text, options);
 }
 
 export type { RewriteOptions, RewriteResult, Tokenizer, UriTarget, TokenGrant } from './types.js';
