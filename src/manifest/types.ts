@@ -32,6 +32,14 @@ export interface UriTarget {
    * preload hints and parts): a per-file token cannot work, the tokenizer should grant the directory.
    */
   readonly wildcard: boolean;
+  /**
+   * True when text the viewer chose decides where the URI points (its scheme, host or path): an HLS
+   * variable defined by `QUERYPARAM` takes its value from the query of the playlist URL the viewer
+   * requested (RFC 8216bis §4.4.2.3). Such a target must never widen what the viewer may open: the
+   * tokenizer grants it only what the viewer's own token already covers. Text the viewer chose in the
+   * query or fragment alone does not count (the path is then the origin's).
+   */
+  readonly viewerControlled?: boolean;
 }
 
 /** A query-string grant: these parameters are appended (replacing any of the same names already there). */

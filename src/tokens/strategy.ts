@@ -71,6 +71,10 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
     return checked.path;
   };
 
+  // A path token opens its directory's whole subtree (SPEC §3); other scopes are the scheme's to judge.
+  const incomingCovers = (path: string): boolean =>
+    incoming.scope === 'path' ? path.startsWith(incoming.signedPath) : scheme.covers(incoming, path);
+
   // Forwarding hands every covered URI the same parameters.
   const forwarded = tokenGrant(scheme, incoming.token, incoming.expires);
   const forwardedRebased = tokenGrant(scheme, incoming.token, incoming.expires, context.publicOrigin);
@@ -115,6 +119,10 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
     const rawPath = target.wildcard ? directoryOf(target.pathname) : target.pathname;
     const path = decodedPath(rawPath);
     if (path === undefined) return undefined;
+    // A URI whose path the viewer chose (an HLS QUERYPARAM variable) is no statement of the origin's:
+    // whatever the strategy, it gets a token only for what the viewer's own token already opens. The
+    // path is judged decoded and canonical, as the request it leads to will be.
+    if (target.viewerControlled === true && !incomingCovers(path)) return undefined;
 
     // A path token is inherited by every relative URI below its directory; absolute and root-relative
     // URIs in that subtree get the same segment inserted (SPEC §3). Whatever the zone's strategy, a

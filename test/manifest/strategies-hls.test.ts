@@ -112,18 +112,36 @@ function scanPlaylist(text: string, url: URL): ScannedPlaylist {
   if (!/^\uFEFF?#EXTM3U/.test(text)) return { sites, masked: text };
   // rfc8216bis §4.4.2.3: NAME/VALUE, QUERYPARAM (from the playlist's own URL) and IMPORT (unknown here).
   const variables = new Map<string, string>();
+  // Variables whose value the viewer wrote (QUERYPARAM), and where their values start in a reference.
+  const fromViewer = new Set<string>();
   const add = (site: string, span: Span, playlist: boolean): void => {
     const value = trimmed(text, span);
     if (value.end === value.start) return;
     const raw = text.slice(value.start, value.end);
     let unknown = false;
-    const reference = raw.replace(/\{\$([A-Za-z0-9_-]+)\}/g, (_all, name: string) => {
-      const known = variables.get(name);
+    let reference = '';
+    let copied = 0;
+    const viewerStarts: number[] = [];
+    for (const match of raw.matchAll(/\{\$([A-Za-z0-9_-]+)\}/g)) {
+      const known = variables.get(match[1]!);
       if (known === undefined) unknown = true;
-      return known ?? '';
-    });
+      reference += raw.slice(copied, match.index);
+      if (fromViewer.has(match[1]!)) viewerStarts.push(reference.length);
+      reference += known ?? '';
+      copied = match.index + match[0].length;
+    }
+    reference += raw.slice(copied);
+    // The viewer decides where the URI points when one of their values starts before its query.
+    const pathEnd = reference.search(/[?#]|$/);
+    const viewerControlled = viewerStarts.some((start) => start < pathEnd);
     const resolved = unknown || reference.includes('{$') ? undefined : resolveHttp(reference, url);
-    sites.push({ site, raw, playlist, urls: resolved ? [resolved] : [] });
+    sites.push({
+      site,
+      raw,
+      playlist,
+      urls: resolved ? [resolved] : [],
+      ...(viewerControlled ? { viewerControlled } : {}),
+    });
     spans.push(value);
   };
 
@@ -157,8 +175,11 @@ function scanPlaylist(text: string, url: URL): ScannedPlaylist {
         const found = url.searchParams.get(param);
         if (found === null) variables.delete(param);
         else variables.set(param, found);
-      } else if (name !== undefined && value !== undefined) variables.set(name, value);
-      else if (imported !== undefined) variables.delete(imported);
+        fromViewer.add(param);
+      } else if (name !== undefined && value !== undefined) {
+        variables.set(name, value);
+        fromViewer.delete(name);
+      } else if (imported !== undefined) variables.delete(imported);
       continue;
     }
     for (const [name, playlist] of ATTRIBUTE_SITES[tag] ?? []) {

@@ -155,6 +155,11 @@ export interface FoundSite {
    * no single directory token covers it, so mint may leave it alone (src/tokens/strategy.ts).
    */
   readonly templatedDirectory?: boolean;
+  /**
+   * A value the viewer wrote (an HLS QUERYPARAM variable) decides the URI's host or path: a token only
+   * for what the viewer's own token opens, whatever the strategy.
+   */
+  readonly viewerControlled?: boolean;
 }
 
 /** SPEC §3: `~{token}~{expires}` is a path segment of its own; `~` is not base64url. */
@@ -235,6 +240,20 @@ function decodedPath(url: URL): string | undefined {
   return checked.ok ? checked.path : undefined;
 }
 
+/** Whether the viewer's own token opens `path` (SPEC §3 scopes; Edgecast prefixes). */
+function incomingOpens(grant: Grant, path: string): boolean {
+  switch (grant.scope) {
+    case 'file':
+      return path === grant.signedPath;
+    case 'directory':
+      return directoryOf(path) === grant.signedPath;
+    case 'path':
+      return path.startsWith(grant.signedPath);
+    case 'prefix':
+      return (grant.prefixes ?? []).some((prefix) => path.startsWith(prefix));
+  }
+}
+
 /** Whether SPEC §4 says the strategy must give the URL a token. */
 function required(
   context: JudgeContext,
@@ -250,6 +269,7 @@ function required(
   // forward and mint must leave such a URI alone (path tokens live in the gateway's BaseURL only).
   const failsOverAbroad = (site.failoverUrls ?? []).some((url) => !gatewayOrigins.has(url.origin));
   if (failsOverAbroad && context.strategy !== 'path') return false;
+  if (site.viewerControlled === true && !incomingOpens(grant, path)) return false;
   switch (context.strategy) {
     case 'forward':
       // Edgecast: ec_url_allow is a plain string prefix of the path.
@@ -337,7 +357,9 @@ export function judge(
       const must = required(context, before, intended, gatewayOrigins);
       if (must) requiredCount += 1;
       if (must && !carries) fail('no token');
-      if (!must && carries && context.strategy !== 'mint') fail('token outside the incoming scope');
+      if (!must && carries && (context.strategy !== 'mint' || before.viewerControlled === true)) {
+        fail('token outside the incoming scope');
+      }
       if (!carries) return;
 
       const at = (now: number, ip?: string): Verdict =>

@@ -12,7 +12,7 @@ import {
   type PlainBase,
 } from './fast-path.js';
 import { DEFAULT_LINE_SITE, TAG_RULES, type HlsUriSite } from './sites.js';
-import { applyGrantThroughVariables, substitute, type VariableTable } from './variables.js';
+import { applyGrantThroughVariables, decidesTarget, substitute, type VariableTable } from './variables.js';
 
 const EXTM3U = '#EXTM3U';
 const EXTINF_LINE_SITE = TAG_RULES.get('EXTINF')?.nextLine ?? DEFAULT_LINE_SITE;
@@ -130,6 +130,8 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
   const names = directoryPath === undefined ? undefined : tokenize.forDirectory?.(baseOrigin, directoryPath);
   const skipped: SkippedUri[] = [];
   const variables: VariableTable = new Map();
+  // Names whose value came from the viewer's request (QUERYPARAM): see UriTarget.viewerControlled.
+  const fromViewer = new Set<string>();
   let rewritten = 0;
   // The output as pieces: slices of the input (cheap views into it) and the text spliced in, joined
   // once at the end. Growing one string would keep a rope of every piece alive through the rewrite,
@@ -146,10 +148,15 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
     const raw = text.slice(start, end);
     const substitution = substitute(raw, variables);
     const reference = substitution === undefined ? raw : substitution.text;
+    const viewerControlled = substitution !== undefined && decidesTarget(substitution, fromViewer);
     // A file name next to the playlist, the bulk of a long one, goes to the tokenizer's shortcut (a
     // plain name is a plain path: no scheme, no `/`, `?` or `#`).
     const byName = names !== undefined && substitution === undefined && !site.wildcard && isPlainName(raw);
-    const shape = byName ? PLAIN_PATH : directory === undefined ? NOT_PLAIN : classifyReference(reference);
+    const shape = byName
+      ? PLAIN_PATH
+      : directory === undefined || viewerControlled
+        ? NOT_PLAIN
+        : classifyReference(reference);
     let grant: TokenGrant | undefined;
     let target: UriTarget | undefined;
     if (byName) {
@@ -177,6 +184,7 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
           return;
         }
         target = targetOf(site.site, site.resource, site.wildcard, resolved.url);
+        if (viewerControlled) target = { ...target, viewerControlled };
       }
       grant = tokenize(target);
     }
@@ -225,8 +233,10 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
       const found = base.searchParams.get(queryParam);
       if (found === null) variables.delete(queryParam);
       else variables.set(queryParam, found);
+      fromViewer.add(queryParam);
     } else if (name !== undefined && value !== undefined) {
       variables.set(name, value);
+      fromViewer.delete(name);
     } else if (imported !== undefined) {
       variables.delete(imported);
     }

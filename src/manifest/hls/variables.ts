@@ -3,6 +3,8 @@ import { applyGrant } from '../uri.js';
 
 /** A `{$name}` reference that was replaced: where it sits in the raw text and in the substituted text. */
 interface Span {
+  /** The variable's name. */
+  readonly name: string;
   readonly rawStart: number;
   readonly rawEnd: number;
   readonly subStart: number;
@@ -37,16 +39,31 @@ export function substitute(raw: string, variables: VariableTable): Substitution 
   const spans: Span[] = [];
   REFERENCE.lastIndex = 0;
   for (let match = REFERENCE.exec(raw); match !== null; match = REFERENCE.exec(raw)) {
-    const value = variables.get(match[1]!);
+    const name = match[1]!;
+    const value = variables.get(name);
     if (value === undefined) continue;
     text += raw.slice(copied, match.index);
     const subStart = text.length;
     text += value;
-    spans.push({ rawStart: match.index, rawEnd: REFERENCE.lastIndex, subStart, subEnd: text.length });
+    spans.push({ name, rawStart: match.index, rawEnd: REFERENCE.lastIndex, subStart, subEnd: text.length });
     copied = REFERENCE.lastIndex;
   }
   if (spans.length === 0) return undefined;
   return { text: text + raw.slice(copied), spans };
+}
+
+/**
+ * Whether a value of one of `names` decides where the substituted URI points: it starts before the
+ * end of the URI's scheme, authority and path (the first `?` or `#` of the substituted text). A value
+ * that only adds to the query (`seg.ts?session={$s}`, or `seg.ts{$q}` with q = `?x=1`) does not.
+ */
+export function decidesTarget(substitution: Substitution, names: ReadonlySet<string>): boolean {
+  if (names.size === 0) return false;
+  const text = substitution.text;
+  const question = text.indexOf('?');
+  const hash = text.indexOf('#');
+  const pathEnd = Math.min(question === -1 ? text.length : question, hash === -1 ? text.length : hash);
+  return substitution.spans.some((span) => span.subStart < pathEnd && names.has(span.name));
 }
 
 /** Maps a position in the substituted text to the raw text; `undefined` inside a variable's value. */
