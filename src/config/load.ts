@@ -56,7 +56,11 @@ export interface Config {
   /** Country lookup for ectoken country rules: an .mmdb file and/or a trusted proxy's header. */
   readonly geo: { readonly database?: string; readonly header?: string };
   readonly cors: { readonly allowedOrigins: readonly string[] };
-  readonly log: { readonly level: ParsedConfig['log']['level'] };
+  readonly log: {
+    readonly level: ParsedConfig['log']['level'];
+    /** One line per request (info); `sample` is the share of successful requests written. */
+    readonly access: { readonly enabled: boolean; readonly sample: number };
+  };
   readonly limits: {
     readonly manifestMaxBytes: number;
     readonly cacheMaxEntries: number;
@@ -277,7 +281,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Con
       ...(geo.header === undefined ? {} : { header: geo.header.toLowerCase() }),
     },
     cors: { allowedOrigins: [...new Set(cors.allowedOrigins.map((o) => o.replace(/\/$/, '')))] },
-    log: { ...log },
+    log: { level: log.level, access: { ...log.access } },
     limits: { ...limits },
     timeouts: { ...timeouts },
     shutdownGraceMs,

@@ -275,8 +275,15 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+      /** One `access` line per request at info level; `sample` thins the successful ones (0–1). */
+      access: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          sample: z.number().min(0).max(1).default(1),
+        })
+        .default({ enabled: true, sample: 1 }),
     })
-    .default({ level: 'info' }),
+    .default({ level: 'info', access: { enabled: true, sample: 1 } }),
   limits: z
     .strictObject({
       manifestMaxBytes: z
@@ -325,6 +332,8 @@ export const FIELD_HINTS: Readonly<Record<string, string>> = {
   'zones[].segmentTtl': 'seconds, e.g. 60',
   'zones[].pathPrefix': 'a path such as / or /videos',
   'limits.manifestMaxBytes': 'bytes, e.g. 8388608 (8 MiB)',
+  'log.access.enabled': 'true or false',
+  'log.access.sample': 'a share of successful requests to log, 0–1, e.g. 0.1',
   shutdownGraceMs: 'milliseconds, e.g. 10000',
   workers: 'a number of processes 1–256, or auto (one per CPU)',
   zones: 'a list of zones, each with name, origin, scheme and secrets',

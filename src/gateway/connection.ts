@@ -94,22 +94,38 @@ function plainAnswer(status: number, reason: string): string {
   return `HTTP/1.1 ${status} ${reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
 }
 
+/** The status Node itself would send for a client error (400, 431, 413, 408). */
+function clientErrorStatus(code: string | undefined): 400 | 408 | 413 | 431 {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return 431;
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return 413;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 408;
+    default:
+      return 400;
+  }
+}
+
+const REASONS = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  413: 'Content Too Large',
+  431: 'Request Header Fields Too Large',
+};
+
 /**
  * Bytes that are no HTTP request (or a request whose headers are too large, or that never completes):
- * the status Node itself would send (400, 431, 413, 408), after the responses already owed.
+ * the status Node itself would send, after the responses already owed. Returns that status, or
+ * undefined when the connection was simply dropped (the peer reset it).
  */
-export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): number | undefined {
   if (error.code === 'ECONNRESET' || error.code === 'EPIPE' || !socket.writable) {
     socket.destroy();
-    return;
+    return undefined;
   }
-  const answer =
-    error.code === 'HPE_HEADER_OVERFLOW'
-      ? plainAnswer(431, 'Request Header Fields Too Large')
-      : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
-        ? plainAnswer(413, 'Content Too Large')
-        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? plainAnswer(408, 'Request Timeout')
-          : plainAnswer(400, 'Bad Request');
-  closeAfterPending(socket, answer, false);
+  const status = clientErrorStatus(error.code);
+  closeAfterPending(socket, plainAnswer(status, REASONS[status]), false);
+  return status;
 }

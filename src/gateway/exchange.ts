@@ -7,6 +7,7 @@ import {
   sniffManifest,
   type ManifestKind,
 } from '../manifest/index.js';
+import { countAnswer, noteBytes } from './access.js';
 import { viewerResponseHeaders } from './headers.js';
 import { headerText } from './live-cache.js';
 import { redactTarget } from './log.js';
@@ -99,20 +100,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.rt.metrics.bytesOut(this.zone.config.name, this.#bytesOut);
     // The listeners stay (removing them costs more than the no-op call they will make).
     (this.res as Tagged)[EXCHANGE] = undefined;
-    if (this.rt.debug) {
-      this.rt.logger.debug(
-        {
-          reqId: this.view.id,
-          zone: this.zone.config.name,
-          target: redactTarget(this.view.target),
-          status: this.#status,
-          bytes: this.#bytesOut,
-          ms: Math.round(performance.now() - this.view.started),
-          viewerLeft: this.#viewerGone,
-        },
-        'proxied',
-      );
-    }
+    noteBytes(this.res, this.#bytesOut);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -163,7 +151,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     const headers = viewerResponseHeaders(this.#headers, manifestHead, this.rt.cors.vary);
     if (manifestHead) headers['cache-control'] = 'private, no-store';
     res.writeHead(this.#status, headers);
-    this.rt.metrics.request(this.zone.config.name, this.#status, 'ok');
+    countAnswer(this.rt.metrics, res, this.zone.config.name, this.#status, 'ok');
     if (this.view.head && this.originMethod === 'GET') {
       // A HEAD sent upstream as GET (manifest-looking path) that turned out not to be a manifest.
       res.end();
@@ -281,7 +269,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (!res.headersSent) {
       const status = failure.status ?? 502;
       this.rt.logger.warn({ ...fields, status }, originMessage(failure.kind));
-      this.rt.metrics.request(zone, status, failure.kind);
+      countAnswer(this.rt.metrics, res, zone, status, failure.kind);
       sendText(
         res,
         status,

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { DestinationStream } from 'pino';
@@ -11,9 +12,11 @@ import {
   type Config,
   type ConfigInput,
 } from '../config/index.js';
+import { canonicalIp } from '../tokens/ip.js';
 import { schemeForZone } from '../tokens/registry.js';
+import { AccessLog, noteBytes } from './access.js';
 import { CountryLookup } from './geo.js';
-import { requestHost, requestId } from './client.js';
+import { clientAddress, requestHost, requestId } from './client.js';
 import { answerClientError, refuseConnect, trackResponse } from './connection.js';
 import { Cors } from './cors.js';
 import { LiveCache } from './live-cache.js';
@@ -95,6 +98,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
   const built = options.logger ?? createLogger(config.log.level, options.logDestination);
   const logger = options.logFields === undefined ? built : built.child(options.logFields);
   const metrics = new GatewayMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const trusted = new AddressSet(config.trustedProxies);
   const rt: GatewayRuntime = {
     config,
     logger,
@@ -102,8 +106,9 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     metrics,
     cache: new LiveCache(config.limits.cacheMaxEntries, config.limits.cacheMaxBytes),
     cors: new Cors(config.cors.allowedOrigins),
-    trusted: new AddressSet(config.trustedProxies),
+    trusted,
     geo: new CountryLookup(config.geo),
+    access: new AccessLog(logger, config.log.access, trusted),
   };
   const zones: ZoneRuntime[] = config.zones.map((zone) => {
     const scheme = schemeForZone(zone.scheme, zone.ectoken);
@@ -128,19 +133,20 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
   const frontDoor = (req: IncomingMessage, res: ServerResponse): boolean => {
     const started = performance.now();
     const id = requestId(req);
+    rt.access.begin(req, res, id, started);
     res.setHeader('x-request-id', id);
     if (closing) res.setHeader('connection', 'close');
     rt.cors.apply(req, res);
     const target = req.url ?? '';
     if (target.charCodeAt(0) !== 0x2f || target.charCodeAt(1) === 0x2f || target.includes('#')) {
       sendText(res, 400, 'request target');
-      logDenial(rt, id, '-', 400, 'target', 'not an origin-form target', target);
+      logDenial(rt, res, '-', 400, 'target', 'not an origin-form target');
       return false;
     }
     const host = requestHost(req);
     if (host === undefined) {
       sendText(res, 400, 'host');
-      logDenial(rt, id, '-', 400, 'host', 'missing, repeated or malformed Host', target);
+      logDenial(rt, res, '-', 400, 'host', 'missing, repeated or malformed Host');
       return false;
     }
     if (isReserved(target)) return true;
@@ -151,7 +157,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     }
     if (method !== 'GET' && method !== 'HEAD') {
       sendText(res, 405, 'method', { allow: ALLOW });
-      logDenial(rt, id, '-', 405, 'method', `method ${method}`, target);
+      logDenial(rt, res, '-', 405, 'method', `method ${method}`);
       return false;
     }
     proxyRequest(rt, router, req, res, id, host, started);
@@ -168,6 +174,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     else {
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
       res.end('ok');
+      noteBytes(res, 2);
     }
   });
   surface.get('/_streamgate/metrics', (_req: Request, res: Response, next: NextFunction) => {
@@ -175,6 +182,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     collect().then((text) => {
       res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
       res.end(text);
+      noteBytes(res, Buffer.byteLength(text));
     }, next);
   });
   surface.use((req: Request, res: Response) => {
@@ -219,8 +227,28 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     // exceeds the origin's own allowances so that a held LL-HLS reload is not cut.
     server.timeout = Math.max(config.timeouts.headersMs, config.timeouts.bodyMs) + 10_000;
     // A CONNECT or unparseable bytes are answered after the responses still owed on the connection.
-    server.on('connect', refuseConnect);
-    server.on('clientError', answerClientError);
+    server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+      refuseConnect(req, socket);
+      rt.access.outOfBand({
+        method: 'CONNECT',
+        status: 405,
+        reason: 'method',
+        ip: clientAddress(req, trusted).ip,
+        target: req.url ?? '',
+        detail: 'method CONNECT',
+      });
+    });
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+      const status = answerClientError(error, socket);
+      if (status === undefined) return;
+      const peer = (socket as Socket).remoteAddress;
+      rt.access.outOfBand({
+        status,
+        reason: 'malformed',
+        ip: peer === undefined ? undefined : canonicalIp(peer),
+        detail: `not an HTTP request (${error.code ?? 'parse error'})`,
+      });
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {

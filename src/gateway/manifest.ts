@@ -10,6 +10,7 @@ import {
 } from '../manifest/index.js';
 import type { RewriteResult } from '../manifest/types.js';
 import { createTokenizer, resolutionBase } from '../tokens/strategy.js';
+import { countAnswer, noteBytes } from './access.js';
 import { viewerResponseHeaders } from './headers.js';
 import { redactTarget } from './log.js';
 import type { GatewayRuntime, ViewerRequest, ZoneRuntime } from './runtime.js';
@@ -230,6 +231,9 @@ export function serveManifest(
   headers['cache-control'] = 'private, no-store';
   res.writeHead(200, headers);
   res.end(view.head ? undefined : body);
-  rt.metrics.request(config.name, 200, 'ok');
-  if (!view.head) rt.metrics.bytesOut(config.name, length);
+  countAnswer(rt.metrics, res, config.name, 200, 'ok');
+  if (!view.head) {
+    rt.metrics.bytesOut(config.name, length);
+    noteBytes(res, length);
+  }
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkRequest } from '../tokens/check.js';
 import { canonicalRequestPath } from '../tokens/path.js';
 import type { Denial } from '../tokens/verdict.js';
+import { countAnswer, noteBytes, noteCache, noteZone } from './access.js';
 import { clientAddress, type ParsedHost } from './client.js';
 import { ProxyExchange } from './exchange.js';
 import { upstreamRequestHeaders, viewerResponseHeaders } from './headers.js';
@@ -24,34 +25,21 @@ const BLOCKING_PARAMS = /(?:^|&)_HLS_(?:msn|part|skip)(?:=|&|$)/;
 
 const RESERVED = '/_streamgate/';
 
+/** A request refused by the gateway: counted, and its reason and detail noted for the access line. */
 export function logDenial(
   rt: GatewayRuntime,
-  id: string,
+  res: ServerResponse,
   zone: string,
   status: number,
   reason: string,
   detail: string,
-  target: string,
 ): void {
-  rt.metrics.request(zone, status, reason);
-  if (rt.logger.isLevelEnabled('info')) {
-    rt.logger.info(
-      { reqId: id, zone, status, reason, detail, target: redactTarget(target.slice(0, 2048)) },
-      'denied',
-    );
-  }
+  countAnswer(rt.metrics, res, zone, status, reason, detail);
 }
 
-function deny(
-  rt: GatewayRuntime,
-  res: ServerResponse,
-  zone: ZoneRuntime | undefined,
-  denial: Denial,
-  id: string,
-  target: string,
-): void {
+function deny(rt: GatewayRuntime, res: ServerResponse, zone: ZoneRuntime | undefined, denial: Denial): void {
   const status = sendDenial(res, zone?.config, denial);
-  logDenial(rt, id, zone?.config.name ?? '-', status, denial.reason, denial.detail, target);
+  logDenial(rt, res, zone?.config.name ?? '-', status, denial.reason, denial.detail);
 }
 
 /**
@@ -73,7 +61,7 @@ export function proxyRequest(
     const question = target.indexOf('?');
     const canonical = canonicalRequestPath(question === -1 ? target : target.slice(0, question));
     if (!canonical.ok) {
-      deny(rt, res, undefined, canonical, id, target);
+      deny(rt, res, undefined, canonical);
       return;
     }
     zone = router.match(host.hostname, withoutPathTokens(canonical.path));
@@ -83,12 +71,13 @@ export function proxyRequest(
     }
     if (zone === undefined) {
       sendText(res, 404, 'no zone');
-      logDenial(rt, id, '-', 404, 'no_zone', 'no zone for this host and path', target);
+      logDenial(rt, res, '-', 404, 'no_zone', 'no zone for this host and path');
       return;
     }
   }
 
   const config = zone.config;
+  noteZone(res, config.name);
   const client = clientAddress(req, rt.trusted);
   const now = Math.floor(Date.now() / 1000);
   const forwardedProto = client.viaTrustedProxy ? req.headers['x-forwarded-proto'] : undefined;
@@ -112,13 +101,13 @@ export function proxyRequest(
   });
   const verdict = checked.verdict;
   if (!verdict.ok) {
-    deny(rt, res, zone, verdict, id, target);
+    deny(rt, res, zone, verdict);
     return;
   }
   const path = checked.path ?? '/';
   if (path.startsWith(RESERVED)) {
     sendText(res, 404, 'reserved path');
-    logDenial(rt, id, config.name, 404, 'reserved', 'reserved path', target);
+    logDenial(rt, res, config.name, 404, 'reserved', 'reserved path');
     return;
   }
   const upstreamPath = checked.upstreamPath ?? '/';
@@ -152,6 +141,7 @@ export function proxyRequest(
     throughCache(rt, zone, res, view, headers);
     return;
   }
+  if (manifestKind !== undefined) noteCache(res, 'bypass');
   // A HEAD of a manifest is answered from a GET: its length is that of the rewritten body.
   const method = manifestKind !== undefined || req.method === 'GET' ? 'GET' : 'HEAD';
   new ProxyExchange(rt, zone, res, view, method).start(headers);
@@ -194,17 +184,20 @@ function throughCache(
   const cached = rt.cache.fresh(key);
   if (cached !== undefined) {
     rt.metrics.cache(name, 'hit');
+    noteCache(res, 'hit');
     serveManifest(rt, zone, view, res, cached);
     return;
   }
   if (rt.cache.isPrivate(key)) {
     rt.metrics.cache(name, 'private');
+    noteCache(res, 'private');
     direct(rt, zone, res, view, headers);
     return;
   }
   let pending = rt.cache.pending(key);
   const follower = pending !== undefined;
   rt.metrics.cache(name, follower ? 'coalesced' : 'miss');
+  noteCache(res, follower ? 'coalesced' : 'miss');
   if (pending === undefined) {
     // The shared request carries nothing of one viewer's but what decides the bytes.
     const shared: Record<string, string> = { 'accept-encoding': 'identity', 'x-request-id': view.id };
@@ -230,6 +223,7 @@ function throughCache(
     (error: unknown) => {
       rt.metrics.inFlight -= 1;
       rt.logger.error({ reqId: view.id, zone: name, err: error }, 'shared manifest fetch failed');
+      countAnswer(rt.metrics, res, name, 502, 'broken');
       sendText(res, 502, 'origin broken');
     },
   );
@@ -257,14 +251,17 @@ function deliver(
       }
       res.writeHead(outcome.status, viewerResponseHeaders(outcome.headers, false, rt.cors.vary));
       res.end(view.head ? undefined : outcome.body);
-      rt.metrics.request(name, outcome.status, 'ok');
-      if (!view.head) rt.metrics.bytesOut(name, outcome.body.length);
+      countAnswer(rt.metrics, res, name, outcome.status, 'ok');
+      if (!view.head) {
+        rt.metrics.bytesOut(name, outcome.body.length);
+        noteBytes(res, outcome.body.length);
+      }
       return;
     }
     case 'failure': {
       const { failure } = outcome;
       const status = failure.status ?? 502;
-      rt.metrics.request(name, status, failure.kind);
+      countAnswer(rt.metrics, res, name, status, failure.kind);
       if (!follower) {
         rt.metrics.originError(name, failure.kind);
         rt.logger.warn(

@@ -2,6 +2,7 @@ import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Pool } from 'undici';
 import type { AddressSet, Config, ZoneConfig } from '../config/index.js';
 import type { TokenScheme } from '../tokens/scheme.js';
+import { noteBytes, type AccessLog } from './access.js';
 import type { Denial, Grant } from '../tokens/verdict.js';
 import type { Cors } from './cors.js';
 import type { CountryLookup } from './geo.js';
@@ -28,6 +29,7 @@ export interface GatewayRuntime {
   readonly cors: Cors;
   readonly trusted: AddressSet;
   readonly geo: CountryLookup;
+  readonly access: AccessLog;
 }
 
 /** One viewer request that passed the token check, as the proxy and the manifest code see it. */
@@ -58,8 +60,11 @@ export function sendText(
 ): void {
   if (res.headersSent || res.destroyed) return;
   const body = `${status} ${STATUS_CODES[status] ?? ''} (${text})\n`;
-  res.writeHead(status, { ...TEXT_HEADERS, ...extra, 'content-length': Buffer.byteLength(body) });
-  res.end(res.req.method === 'HEAD' ? undefined : body);
+  const length = Buffer.byteLength(body);
+  res.writeHead(status, { ...TEXT_HEADERS, ...extra, 'content-length': length });
+  const head = res.req.method === 'HEAD';
+  res.end(head ? undefined : body);
+  if (!head) noteBytes(res, length);
 }
 
 /**

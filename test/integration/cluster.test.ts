@@ -158,7 +158,7 @@ describe('serve --workers 2: one port, two gateway processes', () => {
     expect((await get(`${base}${tampered}`)).status).toBe(403);
     expect(origin.hits(SEGMENT)).toBe(20);
     const proxiedBy = cluster.lines
-      .filter((line) => line.msg === 'proxied' && line.status === 200)
+      .filter((line) => line.msg === 'access' && line.status === 200)
       .map((line) => line.worker);
     expect(proxiedBy).toHaveLength(20);
     expect(new Set(proxiedBy)).toEqual(new Set([1, 2]));

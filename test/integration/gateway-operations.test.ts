@@ -297,7 +297,7 @@ describe('operations: health, metrics, reserved paths, logs', () => {
       const proxied = logs
         .map((l) => JSON.parse(l) as Record<string, unknown>)
         .find((l) => l.reqId === 'trace-42');
-      expect(proxied?.msg).toBe('proxied');
+      expect(proxied?.msg).toBe('access');
       expect(proxied?.status).toBe(200);
     } finally {
       await gw.close();
