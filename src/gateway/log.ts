@@ -1,4 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { isBareToken, isPathTokenSegment } from '../tokens/check.js';
+import { parseQuery } from '../tokens/query.js';
 import { SCHEMES } from '../tokens/registry.js';
 
 export type { Logger } from 'pino';
@@ -33,36 +35,90 @@ const SECRET_PARAMS = new Set<string>([
   'access_token',
 ]);
 
-const PATH_TOKEN = /\/~[^~/?]*~/g;
-/** A query pair that is a whole token by itself (Edgecast's `/file.mp4?<token>`). */
-const BARE_TOKEN = /^[A-Za-z0-9_\-+/%]{32,}(?:=|%3D){0,2}$/i;
-
 /** Adds a zone's own token parameter name (ectoken's is configurable); redaction only ever grows. */
 export function redactParam(name: string): void {
   SECRET_PARAMS.add(name.toLowerCase());
 }
 
-/** A request target fit for a log line: token values and path-token segments replaced by REDACTED. */
-export function redactTarget(target: string): string {
-  const question = target.indexOf('?');
-  const rawPath = question === -1 ? target : target.slice(0, question);
-  const path = rawPath.includes('/~') ? rawPath.replace(PATH_TOKEN, '/~REDACTED~') : rawPath;
-  if (question === -1) return path;
-  const query = target
-    .slice(question + 1)
-    .split('&')
-    .map((pair) => {
-      if (BARE_TOKEN.test(pair)) return 'REDACTED';
-      const eq = pair.indexOf('=');
-      const name = eq === -1 ? pair : pair.slice(0, eq);
-      let decoded = name;
-      try {
-        decoded = decodeURIComponent(name);
-      } catch {
-        // an undecodable name is logged as sent
+const REDACTED = 'REDACTED';
+
+/** A bare pair of base64 text long enough to be a token, whatever the scheme's stricter reading. */
+const LONG_OPAQUE = /^[A-Za-z0-9_\-+/%]{32,}(?:=|%3D){0,2}$/i;
+const ESCAPE = /%([0-9A-Fa-f]{2})/g;
+
+/**
+ * Percent-decodes twice at most (a double-encoded spelling is refused by the gateway, but it is still
+ * the token's text); an escape that is no UTF-8 decodes byte by byte rather than stopping.
+ */
+function decodedForm(text: string): string {
+  let out = text;
+  for (let round = 0; round < 2 && out.includes('%'); round += 1) {
+    try {
+      out = decodeURIComponent(out);
+    } catch {
+      out = out.replace(ESCAPE, (_all, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    }
+  }
+  return out;
+}
+
+/**
+ * `/dir/~token~expires/file` with the token replaced, whichever way the tildes and the token are
+ * percent-encoded (the gateway decodes the path before it looks for the segment: `%7e` is a tilde).
+ */
+function redactPath(path: string): string {
+  if (!path.includes('~') && !path.includes('%')) return path;
+  return path
+    .split('/')
+    .map((segment) => {
+      const decoded = decodedForm(segment);
+      if (!isPathTokenSegment(decoded) && !(decoded.startsWith('~') && decoded.includes('~', 1))) {
+        return segment;
       }
-      return SECRET_PARAMS.has(decoded.toLowerCase()) ? `${name}=REDACTED` : pair;
+      const expires = decoded.slice(decoded.lastIndexOf('~') + 1);
+      return `~${REDACTED}~${/^[0-9]{1,12}$/.test(expires) ? expires : REDACTED}`;
     })
-    .join('&');
-  return `${path}?${query}`;
+    .join('/');
+}
+
+/**
+ * Query (or fragment) text with every token value replaced. Pairs are read with the token check's own
+ * parser (names percent-decoded, a bare token recognised as the check recognises it); `;` separates
+ * pairs here too — the gateway does not read a token after one, but a viewer may still have put a
+ * working token there.
+ */
+function redactQuery(query: string): string {
+  return query
+    .split(/([&;])/)
+    .map((piece, index) => {
+      if (index % 2 === 1 || piece === '') return piece;
+      const [pair] = parseQuery(piece);
+      if (pair === undefined) return piece;
+      if (isBareToken(pair) || (pair.rawValue === undefined && LONG_OPAQUE.test(piece))) return REDACTED;
+      const name = decodedForm(pair.name).trim().toLowerCase();
+      if (pair.rawValue === undefined || !SECRET_PARAMS.has(name)) return piece;
+      return `${piece.slice(0, piece.length - pair.rawValue.length - 1)}=${REDACTED}`;
+    })
+    .join('');
+}
+
+const ABSOLUTE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
+
+/**
+ * A request target (or any URI) fit for a log line: every token the gateway could read from it —
+ * query parameters of every scheme however their names are encoded, a bare ectoken, a path-embedded
+ * token however its tildes are written — and the credentials of other systems replaced by REDACTED.
+ * Every log line that shows a target or a URI goes through here.
+ */
+export function redactTarget(target: string): string {
+  const authority = ABSOLUTE.exec(target)?.[0] ?? '';
+  const rest = target.slice(authority.length);
+  const hash = rest.indexOf('#');
+  const beforeHash = hash === -1 ? rest : rest.slice(0, hash);
+  const question = beforeHash.indexOf('?');
+  const path = question === -1 ? beforeHash : beforeHash.slice(0, question);
+  let out = authority + redactPath(path);
+  if (question !== -1) out += `?${redactQuery(beforeHash.slice(question + 1))}`;
+  if (hash !== -1) out += `#${redactQuery(rest.slice(hash + 1))}`;
+  return out;
 }

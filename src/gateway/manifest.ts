@@ -193,7 +193,12 @@ export function serveManifest(
       outcome = 'rewritten';
       if (rt.debug && result.skipped.length > 0) {
         rt.logger.debug(
-          { reqId: view.id, zone: config.name, target: redactTarget(view.target), skipped: result.skipped },
+          {
+            reqId: view.id,
+            zone: config.name,
+            target: redactTarget(view.target),
+            skipped: result.skipped.map((skip) => ({ ...skip, uri: redactTarget(skip.uri) })),
+          },
           'manifest URIs left without a token',
         );
       }

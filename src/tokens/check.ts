@@ -31,6 +31,11 @@ export interface CheckedRequest {
 /** A path segment holding an embedded token: `~{token}~{expires}` (SPEC §3; `~` is not base64url). */
 const PATH_TOKEN = /^~([^~]*)~([^~]*)$/;
 
+/** Whether a decoded path segment has the shape of an embedded token (for log redaction). */
+export function isPathTokenSegment(decodedSegment: string): boolean {
+  return PATH_TOKEN.test(decodedSegment);
+}
+
 const paramNames = new WeakMap<TokenScheme, ReadonlySet<string>>();
 
 export function tokenParamNames(scheme: TokenScheme): ReadonlySet<string> {
@@ -50,6 +55,11 @@ function bareToken(pair: QueryPair): string | undefined {
   if (pair.rawValue !== undefined && pair.rawValue.replace(/=/g, '') !== '') return undefined;
   const text = decodeValue(pair.raw);
   return text !== undefined && BARE_TOKEN.test(text) ? text : undefined;
+}
+
+/** Whether a query pair would be read as a bare token (`/file.mp4?<token>`), for log redaction. */
+export function isBareToken(pair: QueryPair): boolean {
+  return bareToken(pair) !== undefined;
 }
 
 function splitTarget(target: string): { rawPath: string; rawQuery: string } {
