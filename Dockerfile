@@ -25,8 +25,9 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 USER node
 EXPOSE 8080
-# The slim image has no curl: node itself asks /_streamgate/healthz (503 while shutting down).
+# The slim image has no curl: node itself asks /_streamgate/healthz (503 while shutting down), on the
+# admin port when STREAMGATE_ADMIN_PORT moves health and metrics off the media port.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "require('node:http').get({host:'127.0.0.1',port:process.env.STREAMGATE_PORT||8080,path:'/_streamgate/healthz',timeout:2000},(r)=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"]
+  CMD ["node", "-e", "require('node:http').get({host:'127.0.0.1',port:process.env.STREAMGATE_ADMIN_PORT||process.env.STREAMGATE_PORT||8080,path:'/_streamgate/healthz',timeout:2000},(r)=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"]
 ENTRYPOINT ["node", "bin/streamgate.js", "serve"]
 CMD ["--config", "/etc/streamgate/config.yaml"]

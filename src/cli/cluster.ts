@@ -1,7 +1,11 @@
 import cluster, { type Worker } from 'node:cluster';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
-import type { Config } from '../config/index.js';
+import { AddressSet, type Config } from '../config/index.js';
+import { AccessLog, noteBytes } from '../gateway/access.js';
+import { adminHandler, listenAdmin, type AdminListener } from '../gateway/admin.js';
+import { requestId } from '../gateway/client.js';
 import { createLogger } from '../gateway/log.js';
 
 /**
@@ -36,6 +40,10 @@ export function isClusterMessage(value: unknown): value is ClusterMessage {
  * Runs the primary: forks the workers with the same command-line arguments, restarts one that dies
  * (within limits), answers the workers' requests for cluster-wide metrics, and on SIGTERM/SIGINT has
  * every worker shut down gracefully. Resolves with the exit status.
+ *
+ * With an admin listener (`admin`, `--admin-port`) the primary itself binds it and answers metrics
+ * (every worker's, summed) and health there: one process, so one port, whichever worker is alive;
+ * healthz is 503 until a worker listens and once shutdown begins. The workers do not bind it.
  */
 export function runPrimary(argv: readonly string[], config: Config): Promise<number> {
   const logger = createLogger(config.log.level).child({ role: 'primary' });
@@ -47,8 +55,17 @@ export function runPrimary(argv: readonly string[], config: Config): Promise<num
   let stopping = false;
   let announced = false;
   let finish: (code: number) => void = () => {};
+  let adminListener: AdminListener | undefined;
   const done = new Promise<number>((resolve) => {
-    finish = resolve;
+    finish = (code) => {
+      const server = adminListener?.server;
+      if (server === undefined) {
+        resolve(code);
+        return;
+      }
+      server.closeAllConnections();
+      server.close(() => resolve(code));
+    };
   });
 
   const live = (): Worker[] =>
@@ -138,6 +155,32 @@ export function runPrimary(argv: readonly string[], config: Config): Promise<num
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   });
+
+  if (config.admin !== undefined) {
+    const access = new AccessLog(logger, config.log.access, new AddressSet(config.trustedProxies));
+    const handler = adminHandler({
+      metrics: () => aggregator.clusterMetrics(),
+      contentType: aggregator.contentType,
+      healthy: () => !stopping && listening.size > 0,
+      begin: (req, res) => access.begin(req, res, requestId(req), performance.now()),
+      sent: noteBytes,
+      failed: (error) => logger.error({ err: error }, 'metrics scrape failed'),
+    });
+    listenAdmin(handler, config.admin.host, config.admin.port).then(
+      (bound) => {
+        adminListener = bound;
+        if (stopping) {
+          bound.server.close();
+          return;
+        }
+        logger.info({ adminUrl: bound.url }, `admin listening on ${bound.url}`);
+      },
+      (error: unknown) => {
+        logger.fatal({ err: error }, 'admin listener cannot start; stopping');
+        stopAll(1);
+      },
+    );
+  }
 
   for (let i = 0; i < config.workers; i += 1) cluster.fork();
   return done;

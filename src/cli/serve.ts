@@ -8,7 +8,7 @@ import { asUsage, KEY_OPTIONS, parseSeconds, UsageError, type Io } from './usage
 export const SERVE_HELP = `Usage: streamgate serve [--config FILE] [--host 127.0.0.1] [--port 8080]
                        [--origin URL] [--scheme keycdn|gcore|ectoken] [--secret KEY]... [--secret-file FILE]...
                        [--tokens forward|mint|path] [--bind-ip] [--playlist-ttl S] [--segment-ttl S]
-                       [--workers N|auto] [--log-level LEVEL] [--check]
+                       [--workers N|auto] [--admin-port N] [--log-level LEVEL] [--check]
 
 Runs the gateway: every request is checked (token, path) before the origin is contacted; manifests are
 rewritten so that nested requests carry valid tokens.
@@ -25,6 +25,8 @@ rewritten so that nested requests carry valid tokens.
   --playlist-ttl S    lifetime of minted playlist tokens (default 14400)
   --segment-ttl S     lifetime of minted segment tokens (default 60)
   --workers N|auto    processes serving the port (default 1; auto: one per CPU; STREAMGATE_WORKERS)
+  --admin-port N      serve /_streamgate/metrics and /_streamgate/healthz on this port (admin.host,
+                      default 127.0.0.1) instead of the media port (STREAMGATE_ADMIN_PORT)
   --log-level LEVEL   fatal, error, warn, info (default), debug, trace or silent
   --check             validate the configuration, print a summary and exit
 
@@ -38,21 +40,25 @@ export interface ServeOptions {
   readonly signals?: boolean | readonly NodeJS.Signals[];
   /** Passed to createGateway (a cluster worker's log fields and cluster-wide metrics). */
   readonly gateway?: Pick<GatewayOptions, 'logFields' | 'metricsText'>;
+  /** Bind the admin listener when the configuration has one (default true; a cluster's primary does). */
+  readonly admin?: boolean;
 }
 
 export interface RunningServer {
   readonly gateway: Gateway;
   readonly listening: ListeningGateway;
+  /** The admin listener, when the configuration has one. */
+  readonly admin?: ListeningGateway;
   /** Resolves with the exit status once the gateway has stopped. */
   readonly done: Promise<number>;
   /** Graceful stop, as on SIGTERM. */
   stop(): Promise<void>;
 }
 
-function parsePort(value: string | undefined): number | undefined {
+function parsePort(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (!/^[0-9]{1,5}$/.test(value) || Number(value) > 65_535) {
-    throw new UsageError(`--port must be a port number 0–65535, got "${value}"`);
+    throw new UsageError(`${flag} must be a port number 0–65535, got "${value}"`);
   }
   return Number(value);
 }
@@ -84,6 +90,7 @@ export function serveConfig(argv: string[], io: Io): { config: Config; check: bo
         config: { type: 'string' },
         host: { type: 'string' },
         port: { type: 'string' },
+        'admin-port': { type: 'string' },
         origin: { type: 'string' },
         ...KEY_OPTIONS,
         tokens: { type: 'string' },
@@ -103,7 +110,8 @@ export function serveConfig(argv: string[], io: Io): { config: Config; check: bo
   if (values.host === '') throw new UsageError('--host must not be empty');
   const flags: ConfigOverrides = {
     host: values.host,
-    port: parsePort(values.port),
+    port: parsePort('--port', values.port),
+    adminPort: parsePort('--admin-port', values['admin-port']),
     logLevel: oneOf('--log-level', values['log-level'], [
       'fatal',
       'error',
@@ -138,6 +146,9 @@ export function serveConfig(argv: string[], io: Io): { config: Config; check: bo
 export function describeConfig(config: Config): string[] {
   return [
     `listen ${config.listen.host}:${config.listen.port}${config.workers > 1 ? `, ${config.workers} worker processes` : ''}`,
+    ...(config.admin === undefined
+      ? []
+      : [`admin ${config.admin.host}:${config.admin.port} (metrics and health; not on the media port)`]),
     ...config.zones.map(
       (zone) =>
         `zone ${zone.name}: ${zone.host ?? '*'}${zone.pathPrefix} → ${zone.origin} ` +
@@ -165,6 +176,16 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     },
     `listening on ${listening.url}`,
   );
+  let admin: ListeningGateway | undefined;
+  if (config.admin !== undefined && options.admin !== false) {
+    try {
+      admin = await gateway.listenAdmin();
+    } catch (error) {
+      await gateway.close();
+      throw error;
+    }
+    gateway.logger.info({ adminUrl: admin.url }, `admin listening on ${admin.url}`);
+  }
 
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => {
@@ -199,7 +220,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
       for (const signal of signals) process.off(signal, onSignal);
     });
   }
-  return { gateway, listening, done, stop };
+  return { gateway, listening, ...(admin === undefined ? {} : { admin }), done, stop };
 }
 
 export async function runServe(argv: string[], io: Io): Promise<number> {

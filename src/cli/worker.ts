@@ -22,6 +22,8 @@ async function runWorker(argv: string[]): Promise<number> {
   if ('help' in parsed) return 0;
   const running = await startServe(parsed.config, {
     signals: ['SIGTERM'],
+    // The primary serves the admin listener for the whole cluster.
+    admin: false,
     gateway: {
       logFields: { worker: cluster.worker?.id ?? 0, pid: process.pid },
       metricsText: askPrimaryForMetrics(),

@@ -52,6 +52,8 @@ export interface ZoneConfig {
 
 export interface Config {
   readonly listen: { readonly host: string; readonly port: number };
+  /** Where metrics and health are served instead of the media port; undefined: on the media port. */
+  readonly admin?: { readonly host: string; readonly port: number };
   readonly trustedProxies: readonly string[];
   /** Country lookup for ectoken country rules: an .mmdb file and/or a trusted proxy's header. */
   readonly geo: { readonly database?: string; readonly header?: string };
@@ -81,6 +83,8 @@ export type ConfigResult =
 export interface ConfigOverrides {
   readonly host?: string;
   readonly port?: number;
+  /** The admin listener's port (metrics and health move off the media port). */
+  readonly adminPort?: number;
   readonly logLevel?: string;
   readonly origin?: string;
   readonly scheme?: string;
@@ -260,7 +264,8 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Con
     problems.push(...resolved.problems);
     return resolved.zone;
   });
-  const { listen, trustedProxies, geo, cors, log, limits, timeouts, shutdownGraceMs, workers } = parsed.data;
+  const { listen, admin, trustedProxies, geo, cors, log, limits, timeouts, shutdownGraceMs, workers } =
+    parsed.data;
   const database =
     geo.database === undefined ? undefined : resolve(options.baseDir ?? process.cwd(), geo.database);
   if (database !== undefined) {
@@ -275,6 +280,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Con
 
   const config: Config = deepFreeze({
     listen: { ...listen },
+    ...(admin === undefined ? {} : { admin: { ...admin } }),
     trustedProxies: [...trustedProxies],
     geo: {
       ...(database === undefined ? {} : { database }),
@@ -313,6 +319,7 @@ function parseYaml(file: string): { value: unknown } | { problems: string[] } {
 const ENV_NAMES = {
   host: 'STREAMGATE_HOST',
   port: 'STREAMGATE_PORT',
+  adminPort: 'STREAMGATE_ADMIN_PORT',
   logLevel: 'STREAMGATE_LOG_LEVEL',
   origin: 'STREAMGATE_ORIGIN',
   scheme: 'STREAMGATE_SCHEME',
@@ -336,6 +343,13 @@ export function envOverrides(env: NodeJS.ProcessEnv): { overrides: ConfigOverrid
     if (/^[0-9]{1,5}$/.test(portText) && Number(portText) <= 65_535) port = Number(portText);
     else problems.push(`${ENV_NAMES.port}: must be a port number 0–65535, e.g. 8080 (got "${portText}")`);
   }
+  let adminPort: number | undefined;
+  const adminText = pick(ENV_NAMES.adminPort);
+  if (adminText !== undefined) {
+    if (/^[0-9]{1,5}$/.test(adminText) && Number(adminText) <= 65_535) adminPort = Number(adminText);
+    else
+      problems.push(`${ENV_NAMES.adminPort}: must be a port number 0–65535, e.g. 9090 (got "${adminText}")`);
+  }
   let workers: number | 'auto' | undefined;
   const workersText = pick(ENV_NAMES.workers);
   if (workersText !== undefined) {
@@ -347,6 +361,7 @@ export function envOverrides(env: NodeJS.ProcessEnv): { overrides: ConfigOverrid
   const overrides: ConfigOverrides = {
     host: pick(ENV_NAMES.host),
     port,
+    adminPort,
     logLevel: pick(ENV_NAMES.logLevel),
     origin: pick(ENV_NAMES.origin),
     scheme: pick(ENV_NAMES.scheme),
@@ -374,6 +389,11 @@ function applyOverrides(raw: Record<string, unknown>, overrides: ConfigOverrides
     if (overrides.host !== undefined) (listen as Record<string, unknown>).host = overrides.host;
     if (overrides.port !== undefined) (listen as Record<string, unknown>).port = overrides.port;
     raw.listen = listen;
+  }
+  if (overrides.adminPort !== undefined) {
+    const admin = typeof raw.admin === 'object' && raw.admin !== null ? { ...raw.admin } : {};
+    (admin as Record<string, unknown>).port = overrides.adminPort;
+    raw.admin = admin;
   }
   if (overrides.workers !== undefined) raw.workers = overrides.workers;
   if (overrides.logLevel !== undefined) {

@@ -246,6 +246,16 @@ export const configSchema = z.strictObject({
       port: z.int().min(0).max(65_535).default(8080),
     })
     .default({ host: '127.0.0.1', port: 8080 }),
+  /**
+   * An admin listener for `/_streamgate/metrics` and `/_streamgate/healthz`, apart from the media port
+   * (which then answers 404 there): metrics are for the operator's scraper, not for every viewer.
+   */
+  admin: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.int().min(0).max(65_535),
+    })
+    .optional(),
   /** Peers whose X-Forwarded-For / X-Forwarded-Proto are believed. */
   trustedProxies: z
     .array(
@@ -323,6 +333,8 @@ export type ParsedZone = z.output<typeof zoneSchema>;
 export const FIELD_HINTS: Readonly<Record<string, string>> = {
   'listen.host': 'an address to bind, e.g. 127.0.0.1 or 0.0.0.0',
   'listen.port': 'a port number 0–65535, e.g. 8080',
+  'admin.host': 'an address to bind the admin listener, e.g. 127.0.0.1',
+  'admin.port': 'a port number 0–65535, e.g. 9090',
   trustedProxies: 'a list of addresses or CIDRs, e.g. [10.0.0.0/8]',
   'cors.allowedOrigins': 'a list such as ["*"] or ["https://player.example.com"]',
   'zones[].origin': 'an http(s) URL without path or query, e.g. http://127.0.0.1:8081',

@@ -14,7 +14,8 @@ import {
 } from '../config/index.js';
 import { canonicalIp } from '../tokens/ip.js';
 import { schemeForZone } from '../tokens/registry.js';
-import { AccessLog, noteBytes } from './access.js';
+import { AccessLog, countAnswer, noteBytes } from './access.js';
+import { adminHandler, listenAdmin as bindAdmin } from './admin.js';
 import { CountryLookup } from './geo.js';
 import { clientAddress, requestHost, requestId } from './client.js';
 import { answerClientError, refuseConnect, trackResponse } from './connection.js';
@@ -67,6 +68,11 @@ export interface Gateway {
   readonly logger: Logger;
   /** Binds `config.listen` (or the given address; port 0 picks a free port). */
   listen(address?: { host?: string; port?: number }): Promise<ListeningGateway>;
+  /**
+   * Binds the admin listener, `config.admin` (or the given address): `/_streamgate/metrics` and
+   * `/_streamgate/healthz` there, 404 for them on the media port. Refused when `config.admin` is unset.
+   */
+  listenAdmin(address?: { host?: string; port?: number }): Promise<ListeningGateway>;
   /**
    * Stops accepting connections, lets requests in flight finish for up to `shutdownGraceMs`, then cuts
    * what is left and closes the origin pools.
@@ -169,24 +175,30 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
   surface.disable('x-powered-by');
   surface.set('etag', false);
   surface.set('query parser', false);
-  surface.get('/_streamgate/healthz', (_req: Request, res: Response) => {
-    if (closing) sendText(res, 503, 'shutting down');
-    else {
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-      res.end('ok');
-      noteBytes(res, 2);
-    }
-  });
-  surface.get('/_streamgate/metrics', (_req: Request, res: Response, next: NextFunction) => {
-    const collect = options.metricsText ?? (() => metrics.registry.metrics());
-    collect().then((text) => {
-      res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
-      res.end(text);
-      noteBytes(res, Buffer.byteLength(text));
-    }, next);
-  });
+  const collect = options.metricsText ?? (() => metrics.registry.metrics());
+  // With an admin listener, metrics and health live there only: the media port is for viewers.
+  if (config.admin === undefined) {
+    surface.get('/_streamgate/healthz', (_req: Request, res: Response) => {
+      if (closing) sendText(res, 503, 'shutting down');
+      else {
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+        res.end('ok');
+        noteBytes(res, 2);
+      }
+    });
+    surface.get('/_streamgate/metrics', (_req: Request, res: Response, next: NextFunction) => {
+      collect().then((text) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+        res.end(text);
+        noteBytes(res, Buffer.byteLength(text));
+      }, next);
+    });
+  }
   surface.use((req: Request, res: Response) => {
-    sendText(res, req.method === 'GET' || req.method === 'HEAD' ? 404 : 405, 'not found');
+    const status = req.method === 'GET' || req.method === 'HEAD' ? 404 : 405;
+    // Probes of the reserved prefix are counted like any other refusal.
+    countAnswer(metrics, res, '-', status, status === 404 ? 'reserved' : 'method');
+    sendText(res, status, 'not found');
   });
   surface.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     logger.error({ err: error, target: redactTarget(req.url ?? '') }, 'request failed');
@@ -215,6 +227,36 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
   app.use(surface);
 
   const servers = new Set<Server>();
+  const adminServers = new Set<Server>();
+
+  const admin = adminHandler({
+    metrics: collect,
+    contentType: metrics.registry.contentType,
+    healthy: () => !closing,
+    begin: (req, res) => rt.access.begin(req, res, requestId(req), performance.now()),
+    sent: noteBytes,
+    failed: (error) => logger.error({ err: error }, 'metrics scrape failed'),
+  });
+
+  const listenAdmin = async (address: { host?: string; port?: number } = {}): Promise<ListeningGateway> => {
+    if (config.admin === undefined) {
+      throw new ConfigError(['admin: not configured; give admin: { port } or --admin-port']);
+    }
+    const bound = await bindAdmin(
+      admin,
+      address.host ?? config.admin.host,
+      address.port ?? config.admin.port,
+    );
+    const server = bound.server;
+    adminServers.add(server);
+    const close = async (): Promise<void> => {
+      if (!adminServers.delete(server)) return;
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    };
+    const info = server.address() as AddressInfo;
+    return { url: bound.url, port: bound.port, host: info.address, server, close };
+  };
 
   const listen = async (address: { host?: string; port?: number } = {}): Promise<ListeningGateway> => {
     const host = address.host ?? config.listen.host;
@@ -284,9 +326,13 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
   const close = async (): Promise<void> => {
     closing = true;
     await Promise.all([...servers].map((server) => stopServer(server)));
+    // The admin listener goes last: healthz says 503 while the media port drains.
+    for (const server of adminServers) server.closeAllConnections();
+    await Promise.all([...adminServers].map((server) => new Promise((resolve) => server.close(resolve))));
+    adminServers.clear();
     await Promise.all(zones.map((zone) => zone.pool.destroy()));
     rt.cache.clear();
   };
 
-  return { app, handle, config, metrics, logger, listen, close };
+  return { app, handle, config, metrics, logger, listen, listenAdmin, close };
 }

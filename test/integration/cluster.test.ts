@@ -28,6 +28,7 @@ interface LogLine {
   readonly worker?: number;
   readonly pid?: number;
   readonly url?: string;
+  readonly adminUrl?: string;
   readonly workers?: number;
   readonly status?: number;
 }
@@ -157,9 +158,11 @@ describe('serve --workers 2: one port, two gateway processes', () => {
     const tampered = signed().replace(/md5=./, (match) => (match.endsWith('A') ? 'md5=B' : 'md5=A'));
     expect((await get(`${base}${tampered}`)).status).toBe(403);
     expect(origin.hits(SEGMENT)).toBe(20);
-    const proxiedBy = cluster.lines
-      .filter((line) => line.msg === 'access' && line.status === 200)
-      .map((line) => line.worker);
+    // The access line is written when the response closes: possibly just after the client has it.
+    const served = (): LogLine[] =>
+      cluster.lines.filter((line) => line.msg === 'access' && line.status === 200);
+    await cluster.waitFor(() => served().length >= 20);
+    const proxiedBy = served().map((line) => line.worker);
     expect(proxiedBy).toHaveLength(20);
     expect(new Set(proxiedBy)).toEqual(new Set([1, 2]));
   });
@@ -191,6 +194,54 @@ describe('serve --workers 2: one port, two gateway processes', () => {
     const stopped = cluster.lines.filter((line) => line.msg === 'stopped');
     expect(new Set(stopped.map((line) => line.worker ?? line.role))).toEqual(new Set([2, 3, 'primary']));
   }, 20_000);
+});
+
+describe('serve --workers 2 --admin-port: the primary serves metrics and health for the cluster', () => {
+  it('metrics on the admin port sum every worker; the media port answers 404 for them; SIGTERM stops all', async () => {
+    const origin = await startOrigin();
+    const cluster = startCluster([
+      '--workers',
+      '2',
+      '--origin',
+      origin.url,
+      '--scheme',
+      'gcore',
+      '--secret',
+      SECRET,
+      '--port',
+      '0',
+      '--admin-port',
+      '0',
+    ]);
+    try {
+      const admin = await cluster.waitFor((line) => line.role === 'primary' && line.adminUrl !== undefined);
+      const ready = await cluster.waitFor(
+        (line) => line.role === 'primary' && line.msg?.startsWith('listening') === true,
+      );
+      const media = ready.url ?? '';
+      const adminUrl = admin.adminUrl ?? '';
+      expect(adminUrl).toMatch(/^http:\/\/127\.0\.0\.1:[1-9][0-9]*$/);
+      const signed = signUrl(SEGMENT, { scheme: 'gcore', secret: SECRET, ttl: 600 });
+      for (let i = 0; i < 10; i += 1) expect((await get(`${media}${signed}`)).status).toBe(200);
+      const served = (): LogLine[] =>
+        cluster.lines.filter((line) => line.msg === 'access' && line.status === 200);
+      await cluster.waitFor(() => served().length >= 10);
+      expect(new Set(served().map((line) => line.worker))).toEqual(new Set([1, 2]));
+      expect((await get(`${media}/_streamgate/metrics`)).status).toBe(404);
+      expect((await get(`${media}/_streamgate/healthz`)).status).toBe(404);
+      const metrics = await get(`${adminUrl}/_streamgate/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(metricValue(metrics.body.toString('utf8'), ok200)).toBe(10);
+      expect((await get(`${adminUrl}/_streamgate/healthz`)).status).toBe(200);
+      const exited = once(cluster.child, 'exit');
+      cluster.child.kill('SIGTERM');
+      expect(((await exited) as [number | null])[0]).toBe(0);
+      await expect(get(`${adminUrl}/_streamgate/healthz`)).rejects.toThrow(/ECONNREFUSED/);
+    } finally {
+      if (cluster.child.exitCode === null) cluster.child.kill('SIGKILL');
+      await origin.close();
+    }
+  }, 30_000);
 });
 
 describe('serve --workers: bad settings and workers that cannot start', () => {
