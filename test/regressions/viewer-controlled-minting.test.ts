@@ -98,6 +98,27 @@ const MPD = `<?xml version="1.0"?>
 </MPD>
 `;
 
+/** IMPORT takes a value from the multivariant playlist, which the rewriter of this one cannot see. */
+const IMPORTED = [
+  '#EXTM3U',
+  '#EXT-X-TARGETDURATION:4',
+  '#EXT-X-MEDIA-SEQUENCE:1',
+  '#EXT-X-DEFINE:IMPORT="name"',
+  '#EXTINF:4.0,',
+  '{$name}.ts',
+  '',
+].join('\n');
+
+/** Absolute URIs on another host: what a viewer's Host header must not turn into the gateway's. */
+const FOREIGN = [
+  '#EXTM3U',
+  '#EXT-X-TARGETDURATION:4',
+  '#EXT-X-MEDIA-SEQUENCE:1',
+  '#EXTINF:4.0,',
+  'http://other.example/private/admin.ts',
+  '',
+].join('\n');
+
 let origin: TestOrigin;
 
 beforeAll(async () => {
@@ -106,6 +127,8 @@ beforeAll(async () => {
   origin.file('/live/index.m3u8', { body: MEDIA, type: 'application/vnd.apple.mpegurl' });
   origin.file('/live/session.m3u8', { body: SESSION_ONLY, type: 'application/vnd.apple.mpegurl' });
   origin.file('/live/manifest.mpd', { body: MPD, type: 'application/dash+xml' });
+  origin.file('/live/imported.m3u8', { body: IMPORTED, type: 'application/vnd.apple.mpegurl' });
+  origin.file('/live/foreign.m3u8', { body: FOREIGN, type: 'application/vnd.apple.mpegurl' });
   for (const path of [...PRIVATE_FILES, '/live/v1.ts', '/live/seg-1.ts', '/live/seg-2.ts']) {
     origin.file(path, { body: `secret bytes of ${path}`, type: 'application/octet-stream' });
   }
@@ -237,6 +260,25 @@ describe('mint: a QUERYPARAM value never buys a token outside what the viewer ho
         ['/live/seg-1.ts', 200],
         ['/live/seg-2.ts', 200],
       ]);
+    });
+  });
+});
+
+describe('other values the viewer controls', () => {
+  it('an IMPORTed variable is unknown to the rewriter: its URIs get no token, whatever the query says', async () => {
+    await withGateway({ tokens: 'mint' }, async (url) => {
+      const target = `${signed('/live/imported.m3u8', { dir: true })}&name=v1`;
+      const body = (await httpGet(url, target)).body.toString('utf8');
+      expect(body).toContain('\n{$name}.ts\n');
+      expect(body).not.toMatch(/md5=/);
+    });
+  });
+
+  it("with publicOrigin set, a viewer's Host naming another host gets its absolute URIs no token", async () => {
+    await withGateway({ tokens: 'mint', publicOrigin: 'https://cdn.example.com' }, async (url) => {
+      const res = await httpGet(url, signed('/live/foreign.m3u8'), { host: 'other.example' });
+      expect(res.status).toBe(200);
+      expect(res.body.toString('utf8')).toContain('\nhttp://other.example/private/admin.ts\n');
     });
   });
 });
