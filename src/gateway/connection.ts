@@ -45,10 +45,19 @@ export function trackResponse(req: IncomingMessage, res: ServerResponse): void {
   res.on('close', onResponseClose);
 }
 
+/** How long a connection we have ended may wait for the peer to close its side before it is cut. */
+const LINGER_MS = 5000;
+
 function endWith(socket: Duplex, answer: string): void {
   if (socket.destroyed) return;
-  if (socket.writable) socket.end(answer);
-  else socket.destroy();
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(answer);
+  // Node's HTTP sockets allow half-open connections: a peer that never closes its side would keep
+  // this one until the server's idle timeout.
+  (socket as Partial<Socket>).setTimeout?.(LINGER_MS);
 }
 
 /**
@@ -61,7 +70,11 @@ export function closeAfterPending(socket: Duplex, answer: string, detached: bool
   const tracked = socket as TrackedSocket;
   if (tracked[CLOSING] !== undefined) return;
   tracked[CLOSING] = answer;
-  if (detached) socket.on('error', () => socket.destroy());
+  if (detached) {
+    socket.on('error', () => socket.destroy());
+    // The idle timeout still applies (a viewer who stops reading, a peer that never closes).
+    socket.on('timeout', () => socket.destroy());
+  }
   const open = tracked[OPEN];
   if (open === undefined || open.size === 0) {
     endWith(socket, answer);
@@ -74,9 +87,7 @@ export function closeAfterPending(socket: Duplex, answer: string, detached: bool
       if (res.socket === socket && !res.writableEnded) res.emit('drain');
     }
   });
-  // The idle timeout still applies (a viewer who stops reading), and responses still queued behind
-  // the one being written learn that the viewer is gone.
-  socket.on('timeout', () => socket.destroy());
+  // Responses still queued behind the one being written learn that the viewer is gone.
   socket.on('close', () => {
     for (const res of open) if (res.socket !== socket) res.emit('close');
   });
