@@ -51,12 +51,18 @@ export function isoDurationSeconds(value: string): number | undefined {
   );
 }
 
-/** The root element of an MPD or MPD Patch document (namespace prefix allowed), as written. */
-const DASH_ROOT = /<(?:[A-Za-z_][\w.-]*:)?(MPD|Patch)\b[^>]*>/;
+/** The start of the root element of an MPD or MPD Patch document (namespace prefix allowed). */
+const DASH_ROOT = /<(?:[A-Za-z_][\w.-]*:)?(MPD|Patch)\b/;
 
+/**
+ * The root's name and start tag, up to the first `>`. The `>` is found with indexOf: a `[^>]*>` pattern,
+ * retried at every `<MPD` of a document without `>`, takes time quadratic in its length.
+ */
 function dashRoot(text: string): { readonly name: 'MPD' | 'Patch'; readonly tag: string } | undefined {
   const match = DASH_ROOT.exec(text);
-  return match === null ? undefined : { name: match[1] as 'MPD' | 'Patch', tag: match[0] };
+  if (match === null) return undefined;
+  const close = text.indexOf('>', match.index);
+  return { name: match[1] as 'MPD' | 'Patch', tag: close === -1 ? '' : text.slice(match.index, close + 1) };
 }
 
 const HLS: ManifestFormat = {
