@@ -151,11 +151,14 @@ function scanMpd(text: string, url: URL): FoundSite[] {
   const root = doc.find((node) => nameOf(node) === 'MPD' || nameOf(node) === 'Patch');
   if (!root) return sites;
   const isPatch = nameOf(root) === 'Patch';
+  // shaka and VLC keep a dynamic MPD's first SegmentTemplate for the whole session: its URLs need the
+  // lifetime of a reloaded resource (a patch exists only for a dynamic MPD).
+  const sessionTemplates = isPatch || attribute(root, 'type') === 'dynamic';
 
   const templateBase = new Map<MutableSite, Bases>();
   /** A template attribute: its URLs are its expansions, added by each Representation that uses it. */
   const addTemplate = (site: string, raw: string, base: Bases): MutableSite => {
-    const found: MutableSite = { site, raw, playlist: false, urls: [], failoverUrls: [] };
+    const found: MutableSite = { site, raw, playlist: sessionTemplates, urls: [], failoverUrls: [] };
     sites.push(found);
     templateUsers.set(found, new Set());
     templateBase.set(found, base);

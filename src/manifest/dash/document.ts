@@ -3,7 +3,15 @@ import { PATCH_OPERATIONS } from './patch.js';
 import type { UrlParamOption } from './url-query-info.js';
 import { attributeValue, decodePieces, type XmlElement } from './xml.js';
 
-export type DashRewriteOptions = RewriteOptions & { readonly urlParam?: UrlParamOption };
+export type DashRewriteOptions = RewriteOptions & {
+  readonly urlParam?: UrlParamOption;
+  /**
+   * The MPD's own absolute URL without a token (`https://cdn.example.com/live/ch1/manifest.mpd`): a
+   * dynamic MPD that names no Location gets one (src/manifest/dash/location.ts), which the tokenizer
+   * then gives the token of a reloaded resource.
+   */
+  readonly insertLocation?: string;
+};
 
 export const MPD_PATCH_NS = 'urn:mpeg:dash:schema:mpd-patch:2020';
 
@@ -13,6 +21,8 @@ export interface DashDocument {
   readonly root: XmlElement;
   /** The root is an MPD Patch (ISO/IEC 23009-1 §5.15), not an MPD. */
   readonly patch: boolean;
+  /** MPD@type is `dynamic` (ISO/IEC 23009-1 §5.3.1.2), or the document is an MPD Patch. */
+  readonly dynamic: boolean;
   readonly options: DashRewriteOptions;
 }
 

@@ -1,4 +1,4 @@
-import type { RewriteResult, SkippedUri, TokenGrant, UriTarget } from '../types.js';
+import type { ResourceClass, RewriteResult, SkippedUri, TokenGrant, UriTarget } from '../types.js';
 import { classifyReference, NOT_PLAIN, plainTarget } from '../hls/fast-path.js';
 import { applyGrant, targetOf } from '../uri.js';
 import { BaseChain, plainBase, resolveAgainst } from './base.js';
@@ -13,11 +13,13 @@ import {
   type DashRewriteOptions,
 } from './document.js';
 import { applyEdits, spliceEdit, type Edit } from './edits.js';
+import { withInsertedLocation } from './location.js';
 import { forRepresentation } from './representation.js';
+import type { DashUriSite } from './sites.js';
 import { escapeTemplateText, hasIdentifier, withoutFormatTags } from './template.js';
 import { BaseTrust, dependence } from './trust.js';
 import { urlParamInsertions } from './url-query-info.js';
-import { decodePieces, scanXml, type DecodedValue, type XmlElement } from './xml.js';
+import { attributeValue, decodePieces, scanXml, type DecodedValue, type XmlElement } from './xml.js';
 
 export type { DashRewriteOptions } from './document.js';
 export type { UrlParamOption } from './url-query-info.js';
@@ -80,6 +82,8 @@ class DashRewriter {
   private readonly sites: SiteCollector;
   private readonly trust: BaseTrust;
   private readonly decisions = new Map<Occurrence, Decision>();
+  /** BaseURL elements that some other site resolves against (see `leafBaseUrlAlone`). */
+  private readonly basesUsed = new Set<XmlElement>();
 
   constructor(private readonly doc: DashDocument) {
     this.bases = new BaseChain(doc);
@@ -104,6 +108,14 @@ class DashRewriter {
       sites.computeScope(e);
     });
     walk(doc.root, (e) => sites.collect(e));
+    for (const occurrence of sites.occurrences) {
+      for (let e = occurrence.baseElement; e; e = e.parent) {
+        const first = e.children.find((c) => c.local === 'BaseURL');
+        if (first === undefined) continue;
+        this.basesUsed.add(first);
+        break;
+      }
+    }
 
     const skipped: SkippedUri[] = [];
     const granted: Granted[] = [];
@@ -213,6 +225,7 @@ class DashRewriter {
       return row.element === 'BaseURL' ? undefined : { site: row.site, uri: '', reason: 'unparseable' };
 
     let reference = core.text;
+    const resource = this.resourceOf(row);
     const representation = occurrence.representation;
     if (representation) reference = forRepresentation(text, representation, reference);
     if (row.template) reference = withoutFormatTags(reference);
@@ -223,7 +236,7 @@ class DashRewriter {
       const shape = base === undefined ? NOT_PLAIN : classifyReference(reference);
       if (base !== undefined && shape !== NOT_PLAIN) {
         const wildcard = row.template && hasIdentifier(reference);
-        const target = plainTarget(row.site, row.resource, wildcard, reference, shape, base);
+        const target = plainTarget(row.site, resource, wildcard, reference, shape, base);
         if (target !== undefined) return { target, decoded, core, directory: false };
       }
     }
@@ -235,14 +248,26 @@ class DashRewriter {
     if (row.element === 'BaseURL' && resolved.url.pathname.endsWith('/')) {
       return { target: targetOf(row.site, 'media', true, resolved.url), decoded, core, directory: true };
     }
+    // After a single Representation's identifiers are filled in, `$RepresentationID$/init.mp4` names
+    // one file; `$Number$`, `$Time$` and `$SubNumber$` always name many.
+    const target = targetOf(row.site, resource, row.template && hasIdentifier(reference), resolved.url);
+    // A leaf BaseURL is where ffmpeg's DASH demuxer mangles a query (src/tokens/path-form.ts). One that
+    // other sites resolve against keeps a query: a token in its path would reach them too, beside theirs.
+    const pathForm = row.element === 'BaseURL' && !this.basesUsed.has(occurrence.element);
     return {
-      // After a single Representation's identifiers are filled in, `$RepresentationID$/init.mp4` names
-      // one file; `$Number$`, `$Time$` and `$SubNumber$` always name many.
-      target: targetOf(row.site, row.resource, row.template && hasIdentifier(reference), resolved.url),
+      target: pathForm ? { ...target, preferPathToken: true } : target,
       decoded,
       core,
       directory: false,
     };
+  }
+
+  /**
+   * A dynamic MPD's SegmentTemplate is kept for the whole session by shaka and VLC, which read it from
+   * the first MPD they load and never again: its token needs the lifetime of a reloaded resource.
+   */
+  private resourceOf(row: DashUriSite): ResourceClass {
+    return this.doc.dynamic && row.element === 'SegmentTemplate' ? 'playlist' : row.resource;
   }
 }
 
@@ -272,7 +297,7 @@ class DashRewriter {
 export function rewriteDash(text: string, options: DashRewriteOptions): RewriteResult {
   const scanned = scanXml(text);
   if (!scanned.ok) return malformed(text, `not well-formed XML: ${scanned.reason}`);
-  const root: XmlElement = scanned.root;
+  let root: XmlElement = scanned.root;
   let patch = false;
   if (root.local === 'Patch') {
     if (lookupNamespace(text, root, root.prefix) !== MPD_PATCH_NS) {
@@ -282,5 +307,19 @@ export function rewriteDash(text: string, options: DashRewriteOptions): RewriteR
   } else if (root.local !== 'MPD') {
     return malformed(text, `root element is <${root.name}>, not <MPD>`);
   }
-  return new DashRewriter({ text, root, patch, options }).run();
+  // An MPD Patch exists only for a dynamic MPD (ISO/IEC 23009-1 §5.15).
+  const dynamic = patch || attributeValue(text, root, 'type')?.trim() === 'dynamic';
+  let source = text;
+  if (dynamic && !patch && options.insertLocation !== undefined) {
+    const inserted = withInsertedLocation(text, root, options.insertLocation);
+    if (inserted !== undefined) {
+      const rescanned = scanXml(inserted);
+      // The insertion is one well-formed element after a child or the start tag: it cannot fail.
+      if (rescanned.ok) {
+        source = inserted;
+        root = rescanned.root;
+      }
+    }
+  }
+  return new DashRewriter({ text: source, root, patch, dynamic, options }).run();
 }
