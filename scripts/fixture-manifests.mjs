@@ -427,14 +427,19 @@ function dashPerRepresentation() {
   const mpd = readFileSync(file, 'utf8');
   const template = /\n(\t+)<SegmentTemplate ([^>]*)>\s*<\/SegmentTemplate>/g;
   let sets = 0;
-  const out = mpd.replace(/(<AdaptationSet [^>]*>)([\s\S]*?)(\n\t+<\/AdaptationSet>)/g, (_m, open, body, close) => {
-    const found = [...body.matchAll(template)];
-    if (found.length === 0 || new Set(found.map((t) => t[2])).size !== 1) fail('per-representation: templates differ');
-    if (!found[0][2].includes('$RepresentationID$/')) fail('per-representation: no $RepresentationID$/ directory');
-    sets++;
-    const indent = found[0][1].slice(1);
-    return `${open}\n${indent}<SegmentTemplate ${found[0][2]}/>${body.replace(template, '')}${close}`;
-  });
+  const out = mpd.replace(
+    /(<AdaptationSet [^>]*>)([\s\S]*?)(\n\t+<\/AdaptationSet>)/g,
+    (_m, open, body, close) => {
+      const found = [...body.matchAll(template)];
+      if (found.length === 0 || new Set(found.map((t) => t[2])).size !== 1)
+        fail('per-representation: templates differ');
+      if (!found[0][2].includes('$RepresentationID$/'))
+        fail('per-representation: no $RepresentationID$/ directory');
+      sets++;
+      const indent = found[0][1].slice(1);
+      return `${open}\n${indent}<SegmentTemplate ${found[0][2]}/>${body.replace(template, '')}${close}`;
+    },
+  );
   if (sets !== 2) fail(`per-representation: ${sets} AdaptationSets, expected 2`);
   write(file, out);
 }
