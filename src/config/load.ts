@@ -48,6 +48,8 @@ export interface ZoneConfig {
   readonly forwardUncovered: ForwardUncovered;
   /** mint zones: a short-lived MPD link is answered with a 301 to a playlist-lifetime session URL. */
   readonly dashSessionRedirect: boolean;
+  /** A dynamic MPD without Location gets one (src/manifest/dash/location.ts). */
+  readonly dashLocation: boolean;
   /** ectoken zones: the token's query parameter and whether ec_url_allow ignores case. */
   readonly ectoken?: { readonly param: string; readonly ignoreUrlCase: boolean };
   /** Lower-case names of extra request headers sent to the origin. */
@@ -187,6 +189,7 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
     dashUrlParams: zone.dashUrlParams,
     forwardUncovered: zone.forwardUncovered,
     dashSessionRedirect: zone.dashSessionRedirect,
+    dashLocation: zone.dashLocation,
     ...(zone.scheme === 'ectoken'
       ? {
           ectoken: {

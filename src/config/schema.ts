@@ -194,6 +194,11 @@ export const zoneSchema = z
      * URL they were given and ignore its Location (GStreamer keeps a permanent redirect's target).
      */
     dashSessionRedirect: z.boolean().default(false),
+    /**
+     * A dynamic MPD that names no Location gets one, its own URL with a token from the strategy (in mint,
+     * of the playlist lifetime), so players reload from there rather than from an expired entry link.
+     */
+    dashLocation: z.boolean().default(true),
     /** ectoken zones: Azure's "Token Auth Parameter" and "Token Auth Ignore URL Case". */
     ectoken: z
       .strictObject({

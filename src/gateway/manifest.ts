@@ -222,7 +222,9 @@ export function serveManifest(
         manifestUrl: new URL(resolutionBase(view.target, view.grant), publicOrigin),
         tokenize,
         // Its own URL without the viewer's token: the Location a dynamic MPD without one gets.
-        ...(manifest.kind === 'dash' ? { insertLocation: publicOrigin + view.upstreamTarget } : {}),
+        ...(manifest.kind === 'dash' && config.dashLocation
+          ? { insertLocation: publicOrigin + view.upstreamTarget }
+          : {}),
         ...(config.dashUrlParams && config.tokens === 'forward' && view.grant.scope !== 'path'
           ? {
               urlParam: { params: zone.scheme.queryParams(view.grant.token, view.grant.expires) },

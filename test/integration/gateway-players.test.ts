@@ -122,6 +122,20 @@ describe('live DASH from a short entry link (ISO/IEC 23009-1 §5.4.1: reloads go
   });
 });
 
+describe('dashLocation: false', () => {
+  it('leaves a dynamic MPD without Location as the origin wrote it (players reload from the entry link)', async () => {
+    const gw = await startGateway(origin.url, { tokens: 'mint', dashLocation: false });
+    try {
+      const text = await (
+        await request(`${gw.url}${signed('/live/ff/manifest.mpd', { ttl: 2 })}`)
+      ).body.text();
+      expect(locations(text)).toEqual([]);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
 describe('the DASH session redirect (dashSessionRedirect): for players that reload from the URL they were given', () => {
   let gw: Awaited<ReturnType<typeof startGateway>>;
   beforeAll(async () => {
