@@ -12,7 +12,12 @@ import { createEctokenScheme } from '../../src/tokens/ectoken.js';
 import { SCHEMES } from '../../src/tokens/registry.js';
 import type { TokenScheme } from '../../src/tokens/scheme.js';
 import { signTarget, type SignScope } from '../../src/tokens/sign.js';
-import { createTokenizer, resolutionBase, type TokenStrategy } from '../../src/tokens/strategy.js';
+import {
+  createTokenizer,
+  resolutionBase,
+  type ForwardUncovered,
+  type TokenStrategy,
+} from '../../src/tokens/strategy.js';
 import type { Grant, Verdict } from '../../src/tokens/verdict.js';
 
 export const GATEWAY = 'https://gw.example';
@@ -112,6 +117,7 @@ export function tokenizerFor(
   grant: Grant,
   staticManifest: boolean,
   upstreamOrigin?: string,
+  forwardUncovered?: ForwardUncovered,
 ): Tokenizer {
   return createTokenizer({
     strategy,
@@ -124,6 +130,7 @@ export function tokenizerFor(
     staticManifest,
     publicOrigin: GATEWAY,
     ...(upstreamOrigin === undefined ? {} : { upstreamOrigin }),
+    ...(forwardUncovered === undefined ? {} : { forwardUncovered }),
   });
 }
 
