@@ -29,7 +29,13 @@ export {
 export { rewriteHls } from './manifest/hls/index.js';
 export { rewriteDash } from './manifest/dash/index.js';
 export type { RewriteOptions, RewriteResult, Tokenizer, TokenGrant, UriTarget } from './manifest/types.js';
-export { createTokenizer, type StrategyContext, type TokenStrategy } from './tokens/strategy.js';
+export {
+  createTokenizer,
+  type ForwardUncovered,
+  type StrategyContext,
+  type StrategyTokenizer,
+  type TokenStrategy,
+} from './tokens/strategy.js';
 export { createGateway, type Gateway } from './gateway/index.js';
 export { loadConfig, ConfigError, type Config } from './config/index.js';
 

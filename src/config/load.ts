@@ -2,7 +2,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import YAML from 'yaml';
-import type { TokenStrategy } from '../tokens/strategy.js';
+import type { ForwardUncovered, TokenStrategy } from '../tokens/strategy.js';
 import { ectoken } from '../tokens/ectoken.js';
 import type { SchemeName } from '../tokens/scheme.js';
 import { formatIssues, formatPath } from './problems.js';
@@ -44,6 +44,12 @@ export interface ZoneConfig {
   readonly cache: { readonly livePlaylists: boolean };
   /** DASH: the viewer's token goes to segments through an Annex I UrlQueryInfo (forward zones). */
   readonly dashUrlParams: boolean;
+  /** forward zones: what URIs the viewer's token does not open get (ForwardUncovered). */
+  readonly forwardUncovered: ForwardUncovered;
+  /** mint zones: a short-lived MPD link is answered with a 301 to a playlist-lifetime session URL. */
+  readonly dashSessionRedirect: boolean;
+  /** A dynamic MPD without Location gets one (src/manifest/dash/location.ts). */
+  readonly dashLocation: boolean;
   /** ectoken zones: the token's query parameter and whether ec_url_allow ignores case. */
   readonly ectoken?: { readonly param: string; readonly ignoreUrlCase: boolean };
   /** Lower-case names of extra request headers sent to the origin. */
@@ -189,6 +195,9 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
     },
     cache: { livePlaylists: zone.cache.livePlaylists },
     dashUrlParams: zone.dashUrlParams,
+    forwardUncovered: zone.forwardUncovered,
+    dashSessionRedirect: zone.dashSessionRedirect,
+    dashLocation: zone.dashLocation,
     ...(zone.scheme === 'ectoken'
       ? {
           ectoken: {

@@ -12,6 +12,7 @@ import { ECTOKEN_PARAM_NAME } from '../tokens/ectoken.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const TOKEN_STRATEGIES = ['forward', 'mint', 'path'] as const;
+export const FORWARD_UNCOVERED = ['leave', 'path', 'mint'] as const;
 /** Denial reasons whose answer a zone may change; `path` (400) is never negotiable (SPEC §2). */
 export const TOKEN_DENIALS = ['missing', 'malformed', 'invalid', 'rule', 'unsupported', 'expired'] as const;
 export type TokenDenial = (typeof TOKEN_DENIALS)[number];
@@ -179,6 +180,25 @@ export const zoneSchema = z
      * UrlQueryInfo per AdaptationSet instead of rewriting each segment URL (dash.js and shaka honour it).
      */
     dashUrlParams: z.boolean().default(false),
+    /**
+     * forward zones: what a URI the viewer's token does not open gets (a rendition in a subdirectory of a
+     * directory token's): leave it bare (and warn), the viewer's token in path form, or a minted token
+     * that expires with the viewer's (src/tokens/strategy.ts ForwardUncovered).
+     */
+    forwardUncovered: z
+      .enum(FORWARD_UNCOVERED, { error: `must be one of ${FORWARD_UNCOVERED.join(', ')}` })
+      .default('leave'),
+    /**
+     * mint zones: answer an MPD request whose link expires within half the playlist lifetime with a 301 to
+     * the same MPD under a minted playlist-lifetime token, for players that reload a live MPD from the
+     * URL they were given and ignore its Location (GStreamer keeps a permanent redirect's target).
+     */
+    dashSessionRedirect: z.boolean().default(false),
+    /**
+     * A dynamic MPD that names no Location gets one, its own URL with a token from the strategy (in mint,
+     * of the playlist lifetime), so players reload from there rather than from an expired entry link.
+     */
+    dashLocation: z.boolean().default(true),
     /** ectoken zones: Azure's "Token Auth Parameter" and "Token Auth Ignore URL Case". */
     ectoken: z
       .strictObject({
@@ -210,6 +230,29 @@ export const zoneSchema = z
         code: 'custom',
         path: ['dashUrlParams'],
         message: "carries the viewer's own token, so it needs tokens: forward (or set dashUrlParams: false)",
+      });
+    }
+    if (zone.forwardUncovered !== 'leave' && zone.tokens !== 'forward') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['forwardUncovered'],
+        message: `applies to tokens: forward only (mint covers every URI itself); remove it or set tokens: forward`,
+      });
+    }
+    if (zone.forwardUncovered === 'path' && zone.scheme === 'ectoken') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['forwardUncovered'],
+        message:
+          'ectoken tokens have no path form (ec_url_allow prefixes cover subdirectories); use mint or leave',
+      });
+    }
+    if (zone.dashSessionRedirect && zone.tokens !== 'mint') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dashSessionRedirect'],
+        message:
+          'mints a session token for the MPD, so it needs tokens: mint (or set dashSessionRedirect: false)',
       });
     }
     if (zone.scheme === 'ectoken') {

@@ -9,7 +9,7 @@ import {
   type ManifestKind,
 } from '../manifest/index.js';
 import type { RewriteResult } from '../manifest/types.js';
-import { createTokenizer, resolutionBase } from '../tokens/strategy.js';
+import { createTokenizer, resolutionBase, type StrategyTokenizer } from '../tokens/strategy.js';
 import { countAnswer, noteBytes } from './access.js';
 import { viewerResponseHeaders } from './headers.js';
 import { redactTarget } from './log.js';
@@ -163,6 +163,7 @@ export function serveManifest(
   if (manifest.text !== undefined) {
     let result: RewriteResult | undefined;
     let failure: unknown;
+    let uncovered: StrategyTokenizer | undefined;
     try {
       const tokenize = createTokenizer({
         strategy: config.tokens,
@@ -175,10 +176,16 @@ export function serveManifest(
         staticManifest: manifest.isStatic,
         publicOrigin,
         upstreamOrigin: config.origin,
+        forwardUncovered: config.forwardUncovered,
       });
+      uncovered = tokenize;
       result = rewriteManifest(manifest.kind, manifest.text, {
         manifestUrl: new URL(resolutionBase(view.target, view.grant), publicOrigin),
         tokenize,
+        // Its own URL without the viewer's token: the Location a dynamic MPD without one gets.
+        ...(manifest.kind === 'dash' && config.dashLocation
+          ? { insertLocation: publicOrigin + view.upstreamTarget }
+          : {}),
         ...(config.dashUrlParams && config.tokens === 'forward' && view.grant.scope !== 'path'
           ? {
               urlParam: { params: zone.scheme.queryParams(view.grant.token, view.grant.expires) },
@@ -191,6 +198,18 @@ export function serveManifest(
     if (result !== undefined && result.malformed === undefined) {
       body = result.text;
       outcome = 'rewritten';
+      if (uncovered !== undefined && uncovered.uncovered > 0) {
+        rt.logger.warn(
+          {
+            reqId: view.id,
+            zone: config.name,
+            target: redactTarget(view.target),
+            uncovered: uncovered.uncovered,
+            first: uncovered.firstUncovered,
+          },
+          "forward: URIs the viewer's token does not open were left without a token (players get 403); set forwardUncovered: path or mint, or sign a token that covers them",
+        );
+      }
       if (rt.debug && result.skipped.length > 0) {
         rt.logger.debug(
           {

@@ -16,6 +16,7 @@ import {
   type ViewerRequest,
   type ZoneRuntime,
 } from './runtime.js';
+import { redirectToSession } from './session.js';
 import { withoutPathTokens, type ZoneRouter } from './zones.js';
 
 const isTls = (req: IncomingMessage): boolean => (req.socket as { encrypted?: boolean }).encrypted === true;
@@ -131,6 +132,7 @@ export function proxyRequest(
       : client.ip;
 
   const manifestKind = manifestKindOfPath(path);
+  if (manifestKind === 'dash' && redirectToSession(rt, zone, view, res, path)) return;
   const headers = upstreamRequestHeaders(req.headers, {
     extra: config.forwardHeaders,
     manifest: manifestKind !== undefined,

@@ -40,6 +40,12 @@ export interface UriTarget {
    * query or fragment alone does not count (the path is then the origin's).
    */
   readonly viewerControlled?: boolean;
+  /**
+   * Players keep this URI where a query breaks (ffmpeg 5.1's DASH demuxer re-parses BaseURL text as
+   * XML, so `&` starts an entity, and appends `/`): a path-embedded token is preferred where the
+   * scheme has one.
+   */
+  readonly preferPathToken?: boolean;
 }
 
 /** A query-string grant: these parameters are appended (replacing any of the same names already there). */
@@ -73,6 +79,11 @@ export interface PathGrant {
    * it: a manifest that names the upstream origin absolutely must send the player to the gateway.
    */
   readonly rebaseTo?: string;
+  /**
+   * The manifest's own URL does not carry this token (a path-form token minted or forwarded for this
+   * URI alone): a relative reference does not inherit it, and gets the segment inserted as well.
+   */
+  readonly insertIntoRelative?: boolean;
 }
 
 export type TokenGrant = QueryGrant | PathGrant;

@@ -12,7 +12,12 @@ import { createEctokenScheme } from '../../src/tokens/ectoken.js';
 import { SCHEMES } from '../../src/tokens/registry.js';
 import type { TokenScheme } from '../../src/tokens/scheme.js';
 import { signTarget, type SignScope } from '../../src/tokens/sign.js';
-import { createTokenizer, resolutionBase, type TokenStrategy } from '../../src/tokens/strategy.js';
+import {
+  createTokenizer,
+  resolutionBase,
+  type ForwardUncovered,
+  type TokenStrategy,
+} from '../../src/tokens/strategy.js';
 import type { Grant, Verdict } from '../../src/tokens/verdict.js';
 
 export const GATEWAY = 'https://gw.example';
@@ -112,6 +117,7 @@ export function tokenizerFor(
   grant: Grant,
   staticManifest: boolean,
   upstreamOrigin?: string,
+  forwardUncovered?: ForwardUncovered,
 ): Tokenizer {
   return createTokenizer({
     strategy,
@@ -124,6 +130,7 @@ export function tokenizerFor(
     staticManifest,
     publicOrigin: GATEWAY,
     ...(upstreamOrigin === undefined ? {} : { upstreamOrigin }),
+    ...(forwardUncovered === undefined ? {} : { forwardUncovered }),
   });
 }
 
@@ -152,7 +159,7 @@ export interface FoundSite {
   readonly directory?: boolean;
   /**
    * A template whose directory differs per Representation (`$RepresentationID$/…` shared by several):
-   * no single directory token covers it, so mint may leave it alone (src/tokens/strategy.ts).
+   * no single directory token covers it; a token for the directory above it does, in path form.
    */
   readonly templatedDirectory?: boolean;
   /**
@@ -204,12 +211,15 @@ export function resourceOf(url: URL, scheme: TokenScheme): string {
  */
 export function withoutTokens(value: string, scheme: TokenScheme): string {
   const names = tokenNames(scheme).join('|');
-  return value
-    .replace(new RegExp(`([?&])(?:${names})=[^&#"\\s]*`, 'g'), '$1')
-    .replace(/&&+/g, '&')
-    .replace(/\?&/g, '?')
-    .replace(/[?&]+(?=#|$|\s)/g, '')
-    .replace(/\/~[A-Za-z0-9_-]*~[0-9]+(?=\/)/g, '');
+  return (
+    value
+      .replace(new RegExp(`([?&])(?:${names})=[^&#"\\s]*`, 'g'), '$1')
+      .replace(/&&+/g, '&')
+      .replace(/\?&/g, '?')
+      .replace(/[?&]+(?=#|$|\s)/g, '')
+      // A path token in a path, or at the start of a relative reference (`~TOKEN~EXPIRES/seg.m4s`).
+      .replace(/(^|\/|\s)~[A-Za-z0-9_-]*~[0-9]+\//g, '$1')
+  );
 }
 
 export interface JudgeContext {
@@ -276,7 +286,8 @@ function required(
       if (grant.scope === 'prefix') return (grant.prefixes ?? []).some((prefix) => path.startsWith(prefix));
       return directoryOf(path) === grant.signedPath;
     case 'mint':
-      return site.templatedDirectory !== true;
+      // A templated directory too: a token for the directory above it, in path form or as a prefix.
+      return true;
     case 'path':
       return path.startsWith(grant.signedPath);
   }
