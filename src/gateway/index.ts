@@ -14,6 +14,7 @@ import {
 } from '../config/index.js';
 import { schemeForZone } from '../tokens/registry.js';
 import { CountryLookup } from './geo.js';
+import { answerAuth, isAuthTarget } from './auth.js';
 import { requestHost, requestId } from './client.js';
 import { Cors } from './cors.js';
 import { LiveCache } from './live-cache.js';
@@ -143,7 +144,11 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
       logDenial(rt, id, '-', 400, 'host', 'missing, repeated or malformed Host', target);
       return false;
     }
-    if (isReserved(target)) return true;
+    if (isReserved(target)) {
+      if (!isAuthTarget(target)) return true;
+      answerAuth(rt, router, req, res, id);
+      return false;
+    }
     const method = req.method;
     if (method === 'OPTIONS') {
       rt.cors.preflight(req, res);
