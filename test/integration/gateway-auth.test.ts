@@ -7,7 +7,16 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { signUrl } from '../../src/index.js';
-import { httpGet, nowSeconds, OLD_SECRET, SECRET, signed, startGateway, TestOrigin } from './support.js';
+import {
+  httpGet,
+  nowSeconds,
+  OLD_SECRET,
+  SECRET,
+  signed,
+  startGateway,
+  TestOrigin,
+  type ZoneInput,
+} from './support.js';
 
 const segment = randomBytes(4096);
 let origin: TestOrigin;
@@ -20,7 +29,7 @@ beforeAll(async () => {
   for (const path of ['/vod/v1/seg-1.ts', '/vod/v1/360p/seg-1.ts', '/ip/seg.ts', '/azure/v1/seg.ts']) {
     origin.file(path, { body: segment, type: 'video/mp2t' });
   }
-  const zones = [
+  const zones: ZoneInput[] = [
     { name: 'vod', pathPrefix: '/vod', origin: origin.url, scheme: 'gcore', secrets: [SECRET, OLD_SECRET] },
     {
       name: 'ip',
@@ -45,9 +54,9 @@ beforeAll(async () => {
       scheme: 'ectoken',
       secrets: ['a1b2c3d4e5f60718293a4b5c6d7e8f90'],
     },
-  ] as const;
-  gw = await startGateway(origin.url, {}, { trustedProxies: ['127.0.0.1'], zones: [...zones] }, logs);
-  untrusting = await startGateway(origin.url, {}, { trustedProxies: ['10.0.0.0/8'], zones: [...zones] });
+  ];
+  gw = await startGateway(origin.url, {}, { trustedProxies: ['127.0.0.1'], zones }, logs);
+  untrusting = await startGateway(origin.url, {}, { trustedProxies: ['10.0.0.0/8'], zones });
 });
 afterAll(async () => {
   await gw.close();
