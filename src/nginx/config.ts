@@ -530,9 +530,18 @@ function writeMaps(out: Lines, config: Config, zones: readonly Zone[]): void {
   }
   out.map(quote('$sg_zone|$sg_kind|$sg_attempt'), 'sg_key', [...keyEntries, ['default', '""']]);
   out.map(quote('$sg_zone|$sg_kind|$sg_attempt'), 'sg_next_attempt', [...nextEntries, ['default', '""']]);
-  out.map(quote('$sg_kind|$sg_attempt'), 'sg_signed_path', [
+  // Zones that forward the viewer's token hand out directory tokens (README, "The three token
+  // strategies"): their directory candidate comes first, so a segment needs one check, not two.
+  out.map('$sg_zone', 'sg_dir_first', [
+    ...zones
+      .filter((zone) => zone.native && zone.config.tokens === 'forward')
+      .map((zone): [string, string] => [zone.id, '1']),
+    ['default', '0'],
+  ]);
+  out.map(quote('$sg_kind|$sg_dir_first|$sg_attempt'), 'sg_signed_path', [
     [quote('~^p\\|'), '$sg_pt_dir'],
-    [quote('~^q\\|[0-9]*[13579]$'), '$sg_path'],
+    [quote('~^q\\|0\\|[0-9]*[13579]$'), '$sg_path'],
+    [quote('~^q\\|1\\|[0-9]*[02468]$'), '$sg_path'],
     ['default', '$sg_dir'],
   ]);
   // RFC 5952 form as the gateway's canonicalIp writes it: an IPv4-mapped address is the IPv4 address.
@@ -750,12 +759,17 @@ function writeUpstreams(
   }
 }
 
-/** Headers on every answer the front itself gives or proxies (the gateway's CORS and request id). */
-function commonHeaders(out: Lines): void {
+/**
+ * Headers on every answer the front itself gives or proxies: the gateway's CORS and request id; with
+ * `preflight`, what a CORS preflight and a 405 add (Allow, the preflight's grants). Only these
+ * answers carry the second group, so the media path evaluates four headers, not eight.
+ */
+function commonHeaders(out: Lines, preflight = false): void {
   out.line('add_header Access-Control-Allow-Origin $sg_cors_origin always;');
   out.line('add_header Access-Control-Expose-Headers $sg_cors_expose always;');
   out.line('add_header Vary $sg_cors_vary always;');
   out.line('add_header X-Request-Id $sg_request_id always;');
+  if (!preflight) return;
   out.line('add_header Allow $sg_allow always;');
   out.line('add_header Access-Control-Allow-Methods $sg_preflight_methods always;');
   out.line('add_header Access-Control-Allow-Headers $sg_preflight_headers always;');
@@ -891,7 +905,10 @@ function writeFront(out: Lines, config: Config, zones: readonly Zone[], options:
     location.line('error_page 418 = @sg_deny;');
     location.line('error_page 419 = @sg_chain;');
     location.line('error_page 420 = @sg_auth;');
-    location.line('if ($sg_method = options) { return 204; }');
+    location.block('if ($sg_method = options)', (preflight) => {
+      commonHeaders(preflight, true);
+      preflight.line('return 204;');
+    });
     location.line('if ($sg_method = refused) { set $sg_denied method; return 418; }');
     location.line('if ($sg_path_ok = 0) { set $sg_denied path; return 418; }');
     location.line('if ($sg_route = no_zone) { set $sg_denied no_zone; return 418; }');
@@ -1000,7 +1017,7 @@ function writeFront(out: Lines, config: Config, zones: readonly Zone[], options:
   out.line();
   out.line("# Every refusal of the front, with the status the zone configures and the gateway's text.");
   out.block('location @sg_deny', (location) => {
-    commonHeaders(location);
+    commonHeaders(location, true);
     location.line('add_header Cache-Control no-store always;');
     location.line('default_type text/plain;');
     location.line('charset utf-8;');

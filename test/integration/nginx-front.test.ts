@@ -42,6 +42,15 @@ const zones: ZoneInput[] = [
   { name: 'vod', pathPrefix: '/vod', scheme: 'gcore', secrets: [SECRET, OLD_SECRET, ODD_KEY], origin: '' },
   { name: 'ip', pathPrefix: '/ip', scheme: 'gcore', secrets: [SECRET], bindIp: true, origin: '' },
   { name: 'kc', pathPrefix: '/kc', scheme: 'keycdn', secrets: [SECRET, OLD_SECRET], origin: '' },
+  // forward: directory tokens are the norm here, so nginx tries the directory first.
+  {
+    name: 'fwd',
+    pathPrefix: '/fwd',
+    scheme: 'gcore',
+    secrets: [SECRET, OLD_SECRET],
+    tokens: 'forward',
+    origin: '',
+  },
   {
     name: 'paywall',
     pathPrefix: '/paywall',
@@ -76,6 +85,7 @@ beforeAll(async () => {
     '/vod/v1/a b/é.ts',
     '/ip/seg.ts',
     '/kc/v1/seg-1.ts',
+    '/fwd/v1/seg-1.ts',
     '/paywall/a.ts',
     '/azure/v1/seg.ts',
     '/vod/_streamgate/x',
@@ -258,6 +268,27 @@ describe.skipIf(status === 'missing')('nginx checks tokens exactly as the gatewa
     ['no zone', () => sign('/elsewhere/seg.ts'), 404],
     ['a prefix that only starts the same', () => sign('/vodka/seg.ts'), 404],
     ['a reserved path in a zone', () => sign('/vod/_streamgate/x'), 200],
+    [
+      'a directory token in a forward zone (directory tried first)',
+      () => sign('/fwd/v1/seg-1.ts', { dir: true }),
+      200,
+    ],
+    ['a file token in a forward zone', () => sign('/fwd/v1/seg-1.ts'), 200],
+    [
+      'a directory token under the second key in a forward zone',
+      () => sign('/fwd/v1/seg-1.ts', { dir: true, secret: OLD_SECRET }),
+      200,
+    ],
+    [
+      'an expired file token under the second key in a forward zone',
+      () => sign('/fwd/v1/seg-1.ts', { expires: past(), secret: OLD_SECRET }),
+      410,
+    ],
+    [
+      'a tampered directory token in a forward zone',
+      () => tamper(sign('/fwd/v1/seg-1.ts', { dir: true })),
+      403,
+    ],
     ['a KeyCDN file token', () => kc('/kc/v1/seg-1.ts'), 200],
     ['a KeyCDN token under the second key', () => kc('/kc/v1/seg-1.ts', { secret: OLD_SECRET }), 200],
     ['a KeyCDN directory token', () => kc('/kc/v1/seg-1.ts', { dir: true }), 200],
@@ -312,6 +343,17 @@ describe.skipIf(status === 'missing')('nginx checks tokens exactly as the gatewa
       expect(pair.gateway.status, `${ip} from ${forwarded}`).toBe(expected);
       expectSame(pair, `${target} from ${forwarded}`);
     }
+  });
+
+  it('checks the likelier candidate inline: the file first, the directory first in a forward zone', async () => {
+    const last = async (target: string) => {
+      expect((await httpGet(front.url, target)).status).toBe(200);
+      return front.accessLog().at(-1)?.check;
+    };
+    expect(await last(sign('/vod/v1/seg-1.ts'))).toBe('nginx');
+    expect(await last(sign('/vod/v1/seg-1.ts', { dir: true }))).toBe('nginx-chain');
+    expect(await last(sign('/fwd/v1/seg-1.ts', { dir: true }))).toBe('nginx');
+    expect(await last(sign('/fwd/v1/seg-1.ts'))).toBe('nginx-chain');
   });
 
   it('answers a link expiring this very second 410, as the gateway does (valid while now < expires)', async () => {
