@@ -606,13 +606,20 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
       const value = find(file, target)?.cpuMicrosPerRequest;
       return value === undefined ? '—' : `${Math.round(value)} µs`;
     };
+    const cpuRatio = (file: File) =>
+      ratio(
+        find(file, 'nginx secure_link')?.cpuMicrosPerRequest,
+        find(file, 'nginx front + streamgate')?.cpuMicrosPerRequest,
+      ).toFixed(2);
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     const summary =
       `${text}\n\n${cpus().length} × ${cpu}; load from ${WRK === undefined ? 'autocannon (in the bench process)' : 'wrk, one thread'}; ` +
       `origin, anchor and front are nginx with one worker each; medians of ${rounds} interleaved ${seconds}-second slices after a 2 s warm-up. ` +
       `CPU µs/req counts the serving processes only: nginx's workers, plus the gateway behind the front; the origin's own row is the origin.\n` +
       `nginx front ÷ anchor, req/s: ${ratios.segment.toFixed(2)} on 150 KB segments, ${ratios.large.toFixed(2)} on 1 MiB (target ≥ 0.9); ` +
-      `both cache, so segments are served from nginx's cache after the first request.\n` +
+      `both cache, so segments are served from nginx's cache after the first request. ` +
+      `CPU per request, anchor ÷ front (the same figure, steadier on a busy machine): ${cpuRatio('150 KB segment')} on 150 KB, ` +
+      `${cpuRatio('1 MiB')} on 1 MiB, ${cpuRatio('1 KiB')} on 1 KiB.\n` +
       `Playlists (rewritten per viewer): ${cpuOf('playlist', 'nginx front + streamgate')} per request through the front, ` +
       `${cpuOf('playlist', 'streamgate, 1 worker')} standalone.\n` +
       `/_streamgate/auth: ${Math.round(find('1 KiB', '/_streamgate/auth')?.requestsPerSecond ?? NaN)} req/s at ${cpuOf('1 KiB', '/_streamgate/auth')} per check, ` +
