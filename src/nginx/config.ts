@@ -22,9 +22,10 @@ import { ACCEPTED_PATH } from './path-pattern.js';
  * - zones of other schemes, and the rare request nginx cannot read the way the gateway does (a
  *   percent-encoded token parameter, several path tokens), are asked of `/_streamgate/auth`.
  *
- * One `secure_link` is computed once per request (nginx caches the variable, subrequests share it), so
- * the candidates a token may sign — the file, its directory, under each key — are tried one per request:
- * the first inline, the others by a chain of subrequests to a second server on a unix socket.
+ * nginx computes `$secure_link` once per request (the variable is cached, and subrequests share the
+ * request's variables), so the candidates a token may sign — the file, its directory, under each key —
+ * are tried one per request: the first inline, the others by a chain of requests to a second server on
+ * a unix socket, each a request of its own.
  */
 
 /** The schemes nginx checks itself: secure_link's MD5 over the scheme's string. */
