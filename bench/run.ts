@@ -20,7 +20,7 @@ const coalescing = await runCoalescingBench({ log: () => {} });
 console.log(coalescing.table);
 
 console.log(
-  '\n## Gateway throughput: origin direct vs streamgate vs nginx secure_link (same origin, same run)\n',
+  '\n## Throughput: nginx origin, nginx secure_link (the anchor), the nginx front + streamgate, streamgate alone, /_streamgate/auth (same origin, same run)\n',
 );
 const gateway = await runGatewayBench({ log: () => {} });
 console.log(gateway.table);

@@ -79,6 +79,32 @@ function workersFlag(value: string | undefined): number | 'auto' | undefined {
   return workers;
 }
 
+/** The flags of `serve`; `nginx-config` takes them too, to read the same configuration. */
+export const SERVE_OPTIONS = {
+  config: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'admin-port': { type: 'string' },
+  origin: { type: 'string' },
+  ...KEY_OPTIONS,
+  tokens: { type: 'string' },
+  'bind-ip': { type: 'boolean' },
+  'playlist-ttl': { type: 'string' },
+  'segment-ttl': { type: 'string' },
+  'log-level': { type: 'string' },
+  workers: { type: 'string' },
+} as const;
+
+type ServeValues = {
+  readonly [K in keyof typeof SERVE_OPTIONS]?: (typeof SERVE_OPTIONS)[K]['type'] extends 'boolean'
+    ? boolean
+    : K extends keyof typeof KEY_OPTIONS
+      ? (typeof KEY_OPTIONS)[K] extends { multiple: true }
+        ? string[]
+        : string
+      : string;
+};
+
 /** Reads the flags and builds the configuration; a problem in either is reported and exits 2. */
 export function serveConfig(argv: string[], io: Io): { config: Config; check: boolean } | { help: true } {
   const { values, positionals } = asUsage(() =>
@@ -87,18 +113,7 @@ export function serveConfig(argv: string[], io: Io): { config: Config; check: bo
       allowPositionals: true,
       strict: true,
       options: {
-        config: { type: 'string' },
-        host: { type: 'string' },
-        port: { type: 'string' },
-        'admin-port': { type: 'string' },
-        origin: { type: 'string' },
-        ...KEY_OPTIONS,
-        tokens: { type: 'string' },
-        'bind-ip': { type: 'boolean' },
-        'playlist-ttl': { type: 'string' },
-        'segment-ttl': { type: 'string' },
-        'log-level': { type: 'string' },
-        workers: { type: 'string' },
+        ...SERVE_OPTIONS,
         check: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -107,6 +122,11 @@ export function serveConfig(argv: string[], io: Io): { config: Config; check: bo
   if (values.help) return { help: true };
   if (positionals.length > 0)
     throw new UsageError(`serve takes no positional arguments (got "${positionals[0]}")`);
+  return { config: configFromFlags(values, io), check: values.check ?? false };
+}
+
+/** The configuration from the file, the environment and the `serve` flags (later wins). */
+export function configFromFlags(values: ServeValues, io: Io): Config {
   if (values.host === '') throw new UsageError('--host must not be empty');
   const flags: ConfigOverrides = {
     host: values.host,
@@ -139,7 +159,7 @@ export function serveConfig(argv: string[], io: Io): { config: Config; check: bo
       `invalid configuration (${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}):\n  ${result.problems.join('\n  ')}`,
     );
   }
-  return { config: result.config, check: values.check ?? false };
+  return result.config;
 }
 
 /** A summary of the configuration without any key material. */

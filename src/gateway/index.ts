@@ -17,6 +17,7 @@ import { schemeForZone } from '../tokens/registry.js';
 import { AccessLog, countAnswer, noteBytes } from './access.js';
 import { adminHandler, listenAdmin as bindAdmin } from './admin.js';
 import { CountryLookup } from './geo.js';
+import { answerAuth, isAuthTarget } from './auth.js';
 import { clientAddress, requestHost, requestId } from './client.js';
 import { answerClientError, refuseConnect, trackResponse } from './connection.js';
 import { Cors } from './cors.js';
@@ -155,7 +156,11 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
       logDenial(rt, res, '-', 400, 'host', 'missing, repeated or malformed Host');
       return false;
     }
-    if (isReserved(target)) return true;
+    if (isReserved(target)) {
+      if (!isAuthTarget(target)) return true;
+      answerAuth(rt, router, req, res, id);
+      return false;
+    }
     const method = req.method;
     if (method === 'OPTIONS') {
       rt.cors.preflight(req, res);

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkRequest } from '../tokens/check.js';
-import { canonicalRequestPath } from '../tokens/path.js';
 import type { Denial } from '../tokens/verdict.js';
 import { countAnswer, noteBytes, noteCache, noteZone } from './access.js';
 import { clientAddress, type ParsedHost } from './client.js';
@@ -17,7 +16,7 @@ import {
   type ZoneRuntime,
 } from './runtime.js';
 import { redirectToSession } from './session.js';
-import { withoutPathTokens, type ZoneRouter } from './zones.js';
+import { chooseZone, type ZoneRouter } from './zones.js';
 
 const isTls = (req: IncomingMessage): boolean => (req.socket as { encrypted?: boolean }).encrypted === true;
 
@@ -57,24 +56,15 @@ export function proxyRequest(
   started: number,
 ): void {
   const target = req.url ?? '/';
-  let zone = router.catchAll;
+  const zone = chooseZone(router, host.hostname, target);
   if (zone === undefined) {
-    const question = target.indexOf('?');
-    const canonical = canonicalRequestPath(question === -1 ? target : target.slice(0, question));
-    if (!canonical.ok) {
-      deny(rt, res, undefined, canonical);
-      return;
-    }
-    zone = router.match(host.hostname, withoutPathTokens(canonical.path));
-    // A zone whose tokens never travel in the path (ectoken) must be chosen by the path as it is.
-    if (zone !== undefined && !zone.scheme.pathTokens && canonical.path.includes('/~')) {
-      if (router.match(host.hostname, canonical.path) !== zone) zone = undefined;
-    }
-    if (zone === undefined) {
-      sendText(res, 404, 'no zone');
-      logDenial(rt, res, '-', 404, 'no_zone', 'no zone for this host and path');
-      return;
-    }
+    sendText(res, 404, 'no zone');
+    logDenial(rt, res, '-', 404, 'no_zone', 'no zone for this host and path');
+    return;
+  }
+  if ('ok' in zone) {
+    deny(rt, res, undefined, zone);
+    return;
   }
 
   const config = zone.config;
