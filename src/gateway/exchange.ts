@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { manifestKindFromHeaders, sniffManifest, type ManifestKind } from '../manifest/index.js';
+import { refuseOverBudget } from './body-budget.js';
 import { viewerResponseHeaders } from './headers.js';
 import { headerText } from './live-cache.js';
 import { redactTarget } from './log.js';
@@ -57,6 +58,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #kind: ManifestKind | undefined;
   #viewerGone = false;
   #sent = 0;
+  /** Bytes of the manifest memory budget this exchange holds (see body-budget.ts). */
+  #held = 0;
 
   constructor(
     readonly rt: GatewayRuntime,
@@ -90,6 +93,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#mode === Mode.Done) return;
     this.#mode = Mode.Done;
     this.#chunks = [];
+    this.rt.manifestMemory.release(this.#held);
+    this.#held = 0;
     this.rt.metrics.inFlight -= 1;
     this.rt.metrics.bytesOut(this.zone.config.name, this.#bytesOut);
     // The listeners stay (removing them costs more than the no-op call they will make).
@@ -182,6 +187,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
           this.#tooLarge(controller, 'body');
           return;
         }
+        if (!this.#hold(controller, chunk.length)) return;
         this.#chunks.push(chunk);
         return;
       case Mode.Sniff:
@@ -201,6 +207,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#kind = kind;
       this.#mode = Mode.Buffer;
       if (this.#size > this.rt.config.limits.manifestMaxBytes) this.#tooLarge(controller, 'body');
+      else this.#hold(controller, this.#size);
       return;
     }
     const held = this.#chunks;
@@ -240,6 +247,18 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       toOriginManifest(this.#kind, decoded, this.#headers),
     );
     this.#finish();
+  }
+
+  /** Takes `bytes` of the manifest memory budget, or answers 503 and stops the origin. */
+  #hold(controller: Dispatcher.DispatchController, bytes: number): boolean {
+    if (this.rt.manifestMemory.take(bytes)) {
+      this.#held += bytes;
+      return true;
+    }
+    refuseOverBudget(this.rt, this.zone.config.name, this.view, this.res, 'origin body');
+    this.#finish();
+    controller.abort(new Error('manifest memory budget exhausted'));
+    return false;
   }
 
   #tooLarge(controller: Dispatcher.DispatchController, where: string): void {

@@ -13,6 +13,7 @@ import {
   type ConfigInput,
 } from '../config/index.js';
 import { schemeForZone } from '../tokens/registry.js';
+import { ManifestMemory, registerManifestMemoryMetrics } from './body-budget.js';
 import { CountryLookup } from './geo.js';
 import { requestHost, requestId } from './client.js';
 import { Cors } from './cors.js';
@@ -21,6 +22,7 @@ import { createLogger, redactParam, redactTarget, type Logger } from './log.js';
 import { GatewayMetrics } from './metrics.js';
 import { createOriginPool } from './origin.js';
 import { logDenial, proxyRequest } from './proxy.js';
+import { RewritePool } from './rewrite-pool.js';
 import { sendText, type GatewayRuntime, type ZoneRuntime } from './runtime.js';
 import { ZoneRouter } from './zones.js';
 
@@ -104,7 +106,10 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     cors: new Cors(config.cors.allowedOrigins),
     trusted: new AddressSet(config.trustedProxies),
     geo: new CountryLookup(config.geo),
+    manifestMemory: new ManifestMemory(config.limits.manifestMemoryBytes),
+    rewritePool: new RewritePool(),
   };
+  registerManifestMemoryMetrics(metrics.registry, rt.manifestMemory);
   const zones: ZoneRuntime[] = config.zones.map((zone) => {
     const scheme = schemeForZone(zone.scheme, zone.ectoken);
     redactParam(scheme.params.token);
@@ -257,6 +262,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     closing = true;
     await Promise.all([...servers].map((server) => stopServer(server)));
     await Promise.all(zones.map((zone) => zone.pool.destroy()));
+    await rt.rewritePool.close();
     rt.cache.clear();
   };
 

@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici';
 import type { ManifestKind } from '../manifest/index.js';
 import { manifestKindFromHeaders, sniffManifest } from '../manifest/index.js';
 import { decodeBody, liveWindowMs, sharePolicy, toOriginManifest, type OriginManifest } from './manifest.js';
+import type { ManifestMemory } from './body-budget.js';
 import type { GatewayMetrics } from './metrics.js';
 import { classifyOriginError, type OriginFailure } from './origin.js';
 
@@ -21,8 +22,9 @@ export type SharedOutcome =
   | { readonly type: 'failure'; readonly failure: OriginFailure | TooLarge };
 
 export interface TooLarge {
-  readonly status: 502;
-  readonly kind: 'too_large' | 'undecodable';
+  readonly status: 502 | 503;
+  /** `memory`: the manifest memory budget was used up (503, see body-budget.ts). */
+  readonly kind: 'too_large' | 'undecodable' | 'memory';
   readonly code: string;
 }
 
@@ -142,6 +144,8 @@ export interface SharedFetchOptions {
   readonly limit: number;
   readonly zone: string;
   readonly metrics: GatewayMetrics;
+  /** The budget the body's bytes are held against while it arrives. */
+  readonly memory: ManifestMemory;
 }
 
 /**
@@ -166,6 +170,7 @@ class SharedFetch implements Dispatcher.DispatchHandler {
   #chunks: Buffer[] = [];
   #size = 0;
   #settled = false;
+  #held = 0;
   readonly #started = performance.now();
 
   constructor(
@@ -177,6 +182,8 @@ class SharedFetch implements Dispatcher.DispatchHandler {
     if (this.#settled) return;
     this.#settled = true;
     this.#chunks = [];
+    this.options.memory.release(this.#held);
+    this.#held = 0;
     this.resolve(outcome);
   }
 
@@ -206,6 +213,12 @@ class SharedFetch implements Dispatcher.DispatchHandler {
       controller.abort(new Error('manifest larger than limits.manifestMaxBytes'));
       return;
     }
+    if (!this.options.memory.take(chunk.length)) {
+      this.#settle({ type: 'failure', failure: { status: 503, kind: 'memory', code: 'MEMORY' } });
+      controller.abort(new Error('manifest memory budget exhausted'));
+      return;
+    }
+    this.#held += chunk.length;
     this.#chunks.push(chunk);
   }
 

@@ -62,7 +62,11 @@ export function isStaticManifest(kind: ManifestKind, text: string): boolean {
     return /^#EXT-X-ENDLIST\b/m.test(text) || /^#EXT-X-PLAYLIST-TYPE:\s*VOD\b/m.test(text);
   }
   // An MPD Patch (ISO/IEC 23009-1 Annex G) only exists for dynamic MPDs.
-  const mpd = /<(?:[A-Za-z_][\w.-]*:)?(?:MPD|Patch)\b[^>]*>/.exec(text)?.[0] ?? '';
+  // The root's start tag, up to the first `>`: found with indexOf, as a `[^>]*>` pattern retried at
+  // every `<MPD` of a document without `>` takes time quadratic in its length.
+  const start = /<(?:[A-Za-z_][\w.-]*:)?(?:MPD|Patch)\b/.exec(text)?.index;
+  const close = start === undefined ? -1 : text.indexOf('>', start);
+  const mpd = start === undefined || close === -1 ? '' : text.slice(start, close + 1);
   if (/^<(?:[A-Za-z_][\w.-]*:)?Patch\b/.test(mpd)) return false;
   return !/\btype\s*=\s*["']dynamic["']/.test(mpd);
 }

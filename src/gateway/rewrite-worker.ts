@@ -1,0 +1,29 @@
+/**
+ * The body of a rewrite thread (see rewrite-pool.ts): rebuilds the tokenizer from plain data, rewrites
+ * one manifest and hands back its UTF-8 bytes (one copy into the main thread's heap, a memcpy).
+ */
+import { rewriteManifest } from '../manifest/index.js';
+import { createTokenizer } from '../tokens/strategy.js';
+import { schemeForZone } from '../tokens/registry.js';
+import type { RewriteJob, RewriteOutcome } from './rewrite-pool.js';
+
+export default function rewriteJob(job: RewriteJob): RewriteOutcome {
+  const { scheme, ectoken, ...context } = job.context;
+  const tokenize = createTokenizer({ ...context, scheme: schemeForZone(scheme, ectoken) });
+  const result = rewriteManifest(job.kind, job.text, {
+    manifestUrl: new URL(job.manifestUrl),
+    tokenize,
+    limits: job.limits,
+    ...(job.urlParam === undefined ? {} : { urlParam: job.urlParam }),
+  });
+  const outcome: RewriteOutcome = {
+    rewritten: result.rewritten,
+    skipped: result.skipped.slice(0, job.skippedWanted),
+    skippedCount: result.skipped.length,
+    ...(result.malformed === undefined ? {} : { malformed: result.malformed }),
+    ...(result.limit === undefined ? {} : { limit: result.limit }),
+  };
+  if (result.malformed !== undefined || result.limit !== undefined) return outcome;
+  const bytes = Buffer.from(result.text, 'utf8');
+  return { ...outcome, body: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+}
