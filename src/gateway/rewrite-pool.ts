@@ -59,11 +59,16 @@ export function defaultRewriteThreads(): number {
  */
 export class RewritePool {
   #pool: Piscina | undefined;
+  readonly threads: number;
+  readonly heapMb: number;
 
-  constructor(readonly threads = defaultRewriteThreads()) {}
+  constructor(options: { readonly threads?: number; readonly heapMb?: number } = {}) {
+    this.threads = options.threads ?? defaultRewriteThreads();
+    this.heapMb = options.heapMb ?? THREAD_HEAP_MB;
+  }
 
   run(job: RewriteJob): Promise<RewriteOutcome> {
-    this.#pool ??= createPool(this.threads);
+    this.#pool ??= createPool(this.threads, this.heapMb);
     return this.#pool.run(job) as Promise<RewriteOutcome>;
   }
 
@@ -74,7 +79,7 @@ export class RewritePool {
   }
 }
 
-function createPool(threads: number): Piscina {
+function createPool(threads: number, heapMb: number): Piscina {
   // Under the test runner and tsx this module is TypeScript, and so is the thread's.
   const typescript = import.meta.url.endsWith('.ts');
   const filename = new URL(typescript ? './rewrite-worker.ts' : './rewrite-worker.js', import.meta.url).href;
@@ -83,7 +88,7 @@ function createPool(threads: number): Piscina {
     minThreads: 1,
     maxThreads: threads,
     idleTimeout: 60_000,
-    resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },
+    resourceLimits: { maxOldGenerationSizeMb: heapMb },
     execArgv: typescript ? ['--import', 'tsx'] : [],
     // Threads wait on a message port between jobs rather than spinning on Atomics.wait.
     atomics: 'disabled',
