@@ -6,7 +6,8 @@ import { refuseOverBudget } from './body-budget.js';
 import { viewerResponseHeaders } from './headers.js';
 import { headerText } from './live-cache.js';
 import { redactTarget } from './log.js';
-import { decodeBody, serveManifest, toOriginManifest } from './manifest.js';
+import { serveManifest, toOriginManifest } from './manifest.js';
+import { ManifestBody } from './manifest-body.js';
 import { classifyOriginError, type OriginFailure } from './origin.js';
 import { sendText, type GatewayRuntime, type ViewerRequest, type ZoneRuntime } from './runtime.js';
 
@@ -52,6 +53,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #mode = Mode.Waiting;
   #chunks: Buffer[] = [];
   #size = 0;
+  /** The manifest being held (Buffer mode). */
+  #body: ManifestBody | undefined;
   #bytesOut = 0;
   #status = 0;
   #headers: IncomingHttpHeaders = {};
@@ -93,6 +96,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#mode === Mode.Done) return;
     this.#mode = Mode.Done;
     this.#chunks = [];
+    this.#body = undefined;
     this.rt.manifestMemory.release(this.#held);
     this.#held = 0;
     this.rt.metrics.inFlight -= 1;
@@ -143,6 +147,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
         }
         this.#kind = kind;
         this.#mode = Mode.Buffer;
+        this.#body = new ManifestBody(headers['content-encoding']);
         return;
       }
       if (kind === 'sniff' && !encoded && worthSniffing(this.view.upstreamTarget)) {
@@ -188,7 +193,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
           return;
         }
         if (!this.#hold(controller, chunk.length)) return;
-        this.#chunks.push(chunk);
+        this.#body?.push(chunk);
         return;
       case Mode.Sniff:
         this.#size += chunk.length;
@@ -206,6 +211,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (kind !== undefined) {
       this.#kind = kind;
       this.#mode = Mode.Buffer;
+      const body = new ManifestBody(this.#headers['content-encoding']);
+      for (const chunk of this.#chunks) body.push(chunk);
+      this.#chunks = [];
+      this.#body = body;
       if (this.#size > this.rt.config.limits.manifestMaxBytes) this.#tooLarge(controller, 'body');
       else this.#hold(controller, this.#size);
       return;
@@ -229,11 +238,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#finish();
       return;
     }
-    if (this.#mode !== Mode.Buffer || this.#kind === undefined) return;
-    const body = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks);
-    this.#chunks = [];
-    const limit = this.rt.config.limits.manifestMaxBytes;
-    const decoded = decodeBody(body, this.#headers['content-encoding'], limit);
+    if (this.#mode !== Mode.Buffer || this.#kind === undefined || this.#body === undefined) return;
+    const decoded = this.#body.finish(this.rt.config.limits.manifestMaxBytes);
+    this.#body = undefined;
     if (!decoded.ok) {
       this.#fail({ status: 502, kind: decoded.reason, code: 'DECODE' });
       return;
