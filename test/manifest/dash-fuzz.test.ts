@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { looksLikeDash, rewriteDash } from '../../src/manifest/dash/index.js';
 import type { Tokenizer } from '../../src/manifest/types.js';
 import { MANIFEST_URL } from './dash-helpers.js';
-import { FUZZ_MAX_BYTES, FUZZ_RUNS, SizeFuzzer } from './size-fuzz-helpers.js';
+import { FUZZ_MAX_BYTES, FUZZ_RUNS, FUZZ_TIMEOUT_MS, SizeFuzzer } from './size-fuzz-helpers.js';
 
 // A token no input contains, so that removing it from the output must give the input back.
 const grantAll: Tokenizer = (target) =>
@@ -341,21 +341,25 @@ describe('DASH rewriter on large random documents', () => {
       );
     });
 
-  it('finishes within time and memory bounds, or refuses with a limit', async () => {
-    let rewritten = 0;
-    await fc.assert(
-      fc.asyncProperty(large, async (text) => {
-        const { outcome, ms } = await fuzzer.rewrite('dash', text);
-        rewritten += outcome.rewritten;
-        // A run out of memory rejects above; a slip back to quadratic work takes minutes.
-        expect(ms).toBeLessThan(30_000);
-        if (outcome.limit === undefined && outcome.malformed === undefined) {
-          expect(outcome.body).toBeDefined();
-        }
-      }),
-      { numRuns: FUZZ_RUNS },
-    );
-    // The documents must reach the rewriting paths, not only be refused as malformed.
-    expect(rewritten).toBeGreaterThan(0);
-  }, 300_000);
+  it(
+    'finishes within time and memory bounds, or refuses with a limit',
+    async () => {
+      let rewritten = 0;
+      await fc.assert(
+        fc.asyncProperty(large, async (text) => {
+          const { outcome, ms } = await fuzzer.rewrite('dash', text);
+          rewritten += outcome.rewritten;
+          // A run out of memory rejects above; a slip back to quadratic work takes minutes.
+          expect(ms).toBeLessThan(30_000);
+          if (outcome.limit === undefined && outcome.malformed === undefined) {
+            expect(outcome.body).toBeDefined();
+          }
+        }),
+        { numRuns: FUZZ_RUNS },
+      );
+      // The documents must reach the rewriting paths, not only be refused as malformed.
+      expect(rewritten).toBeGreaterThan(0);
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 });

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rewriteHls } from '../../src/manifest/hls/index.js';
 import type { Tokenizer } from '../../src/manifest/types.js';
-import { FUZZ_MAX_BYTES, FUZZ_RUNS, SizeFuzzer } from './size-fuzz-helpers.js';
+import { FUZZ_MAX_BYTES, FUZZ_RUNS, FUZZ_TIMEOUT_MS, SizeFuzzer } from './size-fuzz-helpers.js';
 
 const MANIFEST_URL = new URL('https://gw.example/live/ch1/index.m3u8?q=1');
 
@@ -126,17 +126,21 @@ describe('HLS rewriter on large random playlists', () => {
     { minLength: 1, maxLength: 12 },
   );
 
-  it('finishes within time and memory bounds, or refuses with a limit', async () => {
-    await fc.assert(
-      fc.asyncProperty(unit, fc.integer({ min: 100_000, max: FUZZ_MAX_BYTES }), async (lines, size) => {
-        const block = `${lines.join('\n')}\n`;
-        const text = `#EXTM3U\n${block.repeat(Math.max(1, Math.floor(size / block.length)))}`;
-        const { outcome, ms } = await fuzzer.rewrite('hls', text);
-        // A run out of memory rejects above; a slip back to quadratic work takes minutes.
-        expect(ms).toBeLessThan(30_000);
-        if (outcome.limit === undefined) expect(outcome.body).toBeDefined();
-      }),
-      { numRuns: FUZZ_RUNS },
-    );
-  }, 300_000);
+  it(
+    'finishes within time and memory bounds, or refuses with a limit',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(unit, fc.integer({ min: 100_000, max: FUZZ_MAX_BYTES }), async (lines, size) => {
+          const block = `${lines.join('\n')}\n`;
+          const text = `#EXTM3U\n${block.repeat(Math.max(1, Math.floor(size / block.length)))}`;
+          const { outcome, ms } = await fuzzer.rewrite('hls', text);
+          // A run out of memory rejects above; a slip back to quadratic work takes minutes.
+          expect(ms).toBeLessThan(30_000);
+          if (outcome.limit === undefined) expect(outcome.body).toBeDefined();
+        }),
+        { numRuns: FUZZ_RUNS },
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 });
