@@ -271,7 +271,13 @@ export function serveManifest(
     sendManifest(rt, zone, view, res, manifest, manifest.bytes, 'passed');
     return;
   }
-  const job = rewriteJob(rt, zone, view, { ...manifest, text: manifest.text });
+  let job: RewriteJob;
+  try {
+    job = rewriteJob(rt, zone, view, { ...manifest, text: manifest.text });
+  } catch (error) {
+    finishRewrite(rt, zone, view, res, manifest, undefined, error, undefined);
+    return;
+  }
   if (manifest.text.length <= INLINE_REWRITE_CHARS) {
     let outcome: (RewriteOutcome & { text?: string }) | undefined;
     let failure: unknown;

@@ -13,7 +13,7 @@ export const FUZZ_HEAP_MB = 160;
 
 /** Runs, and the largest manifest, scaled up by FUZZ_RUNS / FUZZ_MAX_BYTES for a long session. */
 export const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 6);
-export const FUZZ_MAX_BYTES = Number(process.env.FUZZ_MAX_BYTES ?? 3_000_000);
+export const FUZZ_MAX_BYTES = Number(process.env.FUZZ_MAX_BYTES ?? 2_000_000);
 /** Time for one whole property: 20 s a run at least (8 MB documents on a loaded machine). */
 export const FUZZ_TIMEOUT_MS = Math.max(300_000, FUZZ_RUNS * 20_000);
 
