@@ -1,5 +1,6 @@
 import { cpus, totalmem } from 'node:os';
 import { runCoalescingBench, runGatewayBench } from './gateway.js';
+import { runManifestLoadBench } from './manifest-load.js';
 import { runDashRewriteBench, runRewriteBench } from './rewrite.js';
 import { runTokenBench } from './tokens.js';
 
@@ -14,6 +15,9 @@ console.log('\n## Manifest rewriting\n');
 console.log(runRewriteBench());
 console.log('');
 console.log(runDashRewriteBench());
+
+console.log('\n## Large manifests under load: event-loop delay, other viewers, peak memory\n');
+console.log(await runManifestLoadBench({ log: () => {} }));
 
 console.log('\n## Live coalescing: origin fetches for 200 viewers of one live variant\n');
 const coalescing = await runCoalescingBench({ log: () => {} });

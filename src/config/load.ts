@@ -73,6 +73,9 @@ export interface Config {
     readonly manifestMaxBytes: number;
     readonly cacheMaxEntries: number;
     readonly cacheMaxBytes: number;
+    readonly manifestMemoryBytes: number;
+    readonly manifestMaxDepth: number;
+    readonly manifestMaxElements: number;
   };
   readonly timeouts: { readonly connectMs: number; readonly headersMs: number; readonly bodyMs: number };
   readonly shutdownGraceMs: number;

@@ -350,8 +350,24 @@ export const configSchema = z.strictObject({
         .min(0)
         .max(4096 * MIB)
         .default(64 * MIB),
+      // Manifest bodies held at once, buffered or being rewritten; past it manifest requests get 503.
+      manifestMemoryBytes: z
+        .int()
+        .min(MIB)
+        .max(16384 * MIB)
+        .default(256 * MIB),
+      // DASH documents nested deeper, or with more elements, are answered 502.
+      manifestMaxDepth: z.int().min(16).max(100_000).default(256),
+      manifestMaxElements: z.int().min(1000).max(100_000_000).default(1_000_000),
     })
-    .default({ manifestMaxBytes: 8 * MIB, cacheMaxEntries: 1000, cacheMaxBytes: 64 * MIB }),
+    .default({
+      manifestMaxBytes: 8 * MIB,
+      cacheMaxEntries: 1000,
+      cacheMaxBytes: 64 * MIB,
+      manifestMemoryBytes: 256 * MIB,
+      manifestMaxDepth: 256,
+      manifestMaxElements: 1_000_000,
+    }),
   timeouts: z
     .strictObject({
       connectMs: millis(5000),
@@ -389,6 +405,7 @@ export const FIELD_HINTS: Readonly<Record<string, string>> = {
   'limits.manifestMaxBytes': 'bytes, e.g. 8388608 (8 MiB)',
   'log.access.enabled': 'true or false',
   'log.access.sample': 'a share of successful requests to log, 0–1, e.g. 0.1',
+  'limits.manifestMemoryBytes': 'bytes, e.g. 268435456 (256 MiB)',
   shutdownGraceMs: 'milliseconds, e.g. 10000',
   workers: 'a number of processes 1–256, or auto (one per CPU)',
   zones: 'a list of zones, each with name, origin, scheme and secrets',

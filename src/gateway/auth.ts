@@ -1,4 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { countAnswer } from './access.js';
 import { checkRequest } from '../tokens/check.js';
 import { canonicalIp } from '../tokens/ip.js';
 import type { Denial } from '../tokens/verdict.js';
@@ -235,7 +236,7 @@ export function answerAuth(
   }
   const query = checked.upstreamQuery;
   const upstream = query === '' ? (checked.upstreamPath ?? '/') : `${checked.upstreamPath ?? '/'}?${query}`;
-  rt.metrics.request(config.name, 204, 'ok');
+  countAnswer(rt.metrics, res, config.name, original.envoy ? 200 : 204, 'ok');
   answer(res, original.envoy ? 200 : 204, {
     'x-streamgate-zone': config.name,
     'x-streamgate-upstream': upstream,

@@ -16,6 +16,7 @@ import { canonicalIp } from '../tokens/ip.js';
 import { schemeForZone } from '../tokens/registry.js';
 import { AccessLog, countAnswer, noteBytes } from './access.js';
 import { adminHandler, listenAdmin as bindAdmin } from './admin.js';
+import { ManifestMemory, registerManifestMemoryMetrics } from './body-budget.js';
 import { CountryLookup } from './geo.js';
 import { answerAuth, isAuthTarget } from './auth.js';
 import { clientAddress, requestHost, requestId } from './client.js';
@@ -26,6 +27,7 @@ import { createLogger, redactParam, redactTarget, type Logger } from './log.js';
 import { GatewayMetrics } from './metrics.js';
 import { createOriginPool } from './origin.js';
 import { logDenial, proxyRequest } from './proxy.js';
+import { RewritePool } from './rewrite-pool.js';
 import { sendText, type GatewayRuntime, type ZoneRuntime } from './runtime.js';
 import { ZoneRouter } from './zones.js';
 
@@ -116,7 +118,10 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     trusted,
     geo: new CountryLookup(config.geo),
     access: new AccessLog(logger, config.log.access, trusted),
+    manifestMemory: new ManifestMemory(config.limits.manifestMemoryBytes),
+    rewritePool: new RewritePool(),
   };
+  registerManifestMemoryMetrics(metrics.registry, rt.manifestMemory);
   const zones: ZoneRuntime[] = config.zones.map((zone) => {
     const scheme = schemeForZone(zone.scheme, zone.ectoken);
     redactParam(scheme.params.token);
@@ -336,6 +341,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     await Promise.all([...adminServers].map((server) => new Promise((resolve) => server.close(resolve))));
     adminServers.clear();
     await Promise.all(zones.map((zone) => zone.pool.destroy()));
+    await rt.rewritePool.close();
     rt.cache.clear();
   };
 

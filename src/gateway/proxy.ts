@@ -3,6 +3,7 @@ import { checkRequest } from '../tokens/check.js';
 import type { Denial } from '../tokens/verdict.js';
 import { countAnswer, noteBytes, noteCache, noteZone } from './access.js';
 import { clientAddress, type ParsedHost } from './client.js';
+import { refuseOverBudget } from './body-budget.js';
 import { ProxyExchange } from './exchange.js';
 import { upstreamRequestHeaders, viewerResponseHeaders } from './headers.js';
 import { sharedFetch, type SharedOutcome } from './live-cache.js';
@@ -129,6 +130,10 @@ export function proxyRequest(
     forwardedFor,
     requestId: id,
   });
+  if (manifestKind !== undefined && rt.manifestMemory.exhausted) {
+    refuseOverBudget(rt, config.name, view, res, 'request');
+    return;
+  }
   if (manifestKind !== undefined && zone.shareManifests && !BLOCKING_PARAMS.test(query)) {
     throughCache(rt, zone, res, view, headers);
     return;
@@ -202,6 +207,7 @@ function throughCache(
         limit: rt.config.limits.manifestMaxBytes,
         zone: name,
         metrics: rt.metrics,
+        memory: rt.manifestMemory,
       }),
     );
   }
@@ -252,6 +258,10 @@ function deliver(
     }
     case 'failure': {
       const { failure } = outcome;
+      if (failure.kind === 'memory') {
+        refuseOverBudget(rt, name, view, res, 'shared fetch');
+        return;
+      }
       const status = failure.status ?? 502;
       countAnswer(rt.metrics, res, name, status, failure.kind);
       if (!follower) {

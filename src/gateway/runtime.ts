@@ -4,11 +4,13 @@ import type { AddressSet, Config, ZoneConfig } from '../config/index.js';
 import type { TokenScheme } from '../tokens/scheme.js';
 import { noteBytes, type AccessLog } from './access.js';
 import type { Denial, Grant } from '../tokens/verdict.js';
+import type { ManifestMemory } from './body-budget.js';
 import type { Cors } from './cors.js';
 import type { CountryLookup } from './geo.js';
 import type { LiveCache } from './live-cache.js';
 import type { Logger } from './log.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { RewritePool } from './rewrite-pool.js';
 
 export interface ZoneRuntime {
   readonly config: ZoneConfig;
@@ -30,6 +32,10 @@ export interface GatewayRuntime {
   readonly trusted: AddressSet;
   readonly geo: CountryLookup;
   readonly access: AccessLog;
+  /** Manifest bodies held at once (limits.manifestMemoryBytes). */
+  readonly manifestMemory: ManifestMemory;
+  /** Threads that rewrite the manifests too long to rewrite on the event loop. */
+  readonly rewritePool: RewritePool;
 }
 
 /** One viewer request that passed the token check, as the proxy and the manifest code see it. */

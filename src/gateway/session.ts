@@ -8,6 +8,7 @@
  * Relative URIs resolve against the target, which names the same directory.
  */
 import type { ServerResponse } from 'node:http';
+import { countAnswer } from './access.js';
 import type { SignTarget } from '../tokens/scheme.js';
 import type { GatewayRuntime, ViewerRequest, ZoneRuntime } from './runtime.js';
 
@@ -48,6 +49,6 @@ export function redirectToSession(
     'content-length': 0,
   });
   res.end();
-  rt.metrics.request(config.name, 301, 'session');
+  countAnswer(rt.metrics, res, config.name, 301, 'session');
   return true;
 }

@@ -1,3 +1,5 @@
+import type { LimitExceeded, ManifestLimits } from './limits.js';
+
 /**
  * The contract between the pure manifest rewriters (HLS, DASH) and whoever decides what token a URI
  * gets (the strategies in src/tokens/strategy.ts). The rewriters find URI sites, resolve them and splice
@@ -119,6 +121,8 @@ export interface RewriteOptions {
   /** The absolute URL the client requested the manifest at (the gateway's public URL, token included). */
   readonly manifestUrl: URL;
   readonly tokenize: Tokenizer;
+  /** Safety limits (DEFAULT_MANIFEST_LIMITS when absent). */
+  readonly limits?: ManifestLimits;
 }
 
 export interface RewriteResult {
@@ -128,4 +132,6 @@ export interface RewriteResult {
   readonly skipped: readonly SkippedUri[];
   /** Set when the input was not recognisably a manifest of this format; `text` is then the input. */
   readonly malformed?: string;
+  /** Set when the input exceeds a safety limit (see ManifestLimits); `text` is then the input. */
+  readonly limit?: LimitExceeded;
 }

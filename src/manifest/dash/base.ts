@@ -83,6 +83,8 @@ export class BaseChain {
       return;
     }
     const resolved = resolveAgainst(value, parentBase, this.doc.options.manifestUrl);
+    // Each level's URL repeats its parent's: nested BaseURLs add up to the square of their depth.
+    if (resolved.ok) this.doc.budget.spend(resolved.url.href.length);
     this.#bases.set(element, resolved.ok ? { ok: true, url: resolved.url } : resolved);
   }
 

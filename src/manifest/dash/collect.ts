@@ -3,7 +3,7 @@
  * rows of `DASH_URI_SITES`), with the base it resolves against.
  */
 import type { Base, BaseChain } from './base.js';
-import { isPatchOperation, Namespaces, type DashDocument } from './document.js';
+import { isPatchOperation, NamespaceScope, type DashDocument } from './document.js';
 import { parseSel } from './patch.js';
 import { representationsInScope } from './representation.js';
 import { DASH_URI_SITES, LEVELS, XLINK_NS, type DashUriSite } from './sites.js';
@@ -15,21 +15,15 @@ export interface Occurrence {
   readonly element: XmlElement;
   readonly pieces: readonly ContentPiece[];
   /** Set for an attribute value. */
-  readonly quote?: '"' | "'";
+  readonly quote: '"' | "'" | undefined;
   readonly base: Base;
   /** The Representation a template applies to when exactly one does (see `representationsInScope`). */
-  readonly representation?: XmlElement;
+  readonly representation: XmlElement | undefined;
   /**
-   * The element whose BaseURL chain `base` comes from (see `BaseTrust.at`); absent when the base is the
-   * MPD's own URL or the document base.
+   * The element whose BaseURL chain `base` comes from (see `BaseTrust.at`); undefined when the base is
+   * the MPD's own URL or the document base.
    */
-  readonly baseElement?: XmlElement;
-}
-
-/** For each element, the nearest AdaptationSet and level (MPD, Period, …, patch operation) at or above it. */
-export interface LevelScope {
-  readonly adaptationSet: XmlElement | undefined;
-  readonly level: XmlElement | undefined;
+  readonly baseElement: XmlElement | undefined;
 }
 
 const ROWS_BY_ELEMENT = new Map<string, DashUriSite[]>();
@@ -42,49 +36,78 @@ const BASE_URL_ROWS = new Map<string, DashUriSite>(
   DASH_URI_SITES.filter((r) => r.level !== undefined).map((r) => [r.level!, r]),
 );
 
+/**
+ * Finds the sites of one element at a time, during a walk that enters and leaves every element in
+ * document order (`enter`, `collect`, then `leave` after its subtree), so that namespace prefixes are
+ * known in one lookup. Nothing is kept per site: each is handed to the caller as it is found.
+ */
 export class SiteCollector {
-  /** Every site, in document order (patch operation text where its operation starts). */
-  readonly occurrences: Occurrence[] = [];
-  /** The occurrence of each BaseURL element that is a site. */
-  readonly baseUrlSites = new Map<XmlElement, Occurrence>();
-  readonly scope = new Map<XmlElement, LevelScope>();
-  readonly #namespaces: Namespaces;
+  /** The text site of each BaseURL and Location asked for so far (null: the element is none). */
+  readonly #textSites = new Map<XmlElement, Occurrence | null>();
+  /** `representationsInScope` per level and attribute: every template at one level gets one answer. */
+  readonly #inScope = new Map<XmlElement, Map<string, XmlElement[]>>();
+  readonly #namespaces: NamespaceScope;
 
   constructor(
     private readonly doc: DashDocument,
     private readonly bases: BaseChain,
   ) {
-    this.#namespaces = new Namespaces(doc.text);
+    this.#namespaces = new NamespaceScope(doc.text);
   }
 
-  /** Records the scope of `element`; its parent's must be known (pre-order). */
-  computeScope(element: XmlElement): void {
-    const up = element.parent ? this.scope.get(element.parent) : undefined;
-    this.scope.set(element, {
-      adaptationSet: element.local === 'AdaptationSet' ? element : up?.adaptationSet,
-      level: LEVELS.has(element.local) || isPatchOperation(this.doc, element) ? element : up?.level,
-    });
+  enter(element: XmlElement): void {
+    this.#namespaces.enter(element);
   }
 
-  /** Adds the sites of `element` itself (its attributes, its text), after the bases are known. */
-  collect(element: XmlElement): void {
+  leave(element: XmlElement): void {
+    this.#namespaces.leave(element);
+  }
+
+  /**
+   * The site of a BaseURL's or a top-level Location's text, the same object each time: trust in a
+   * base asks for the sites of BaseURL alternatives before the walk reaches them.
+   */
+  textSite(element: XmlElement): Occurrence | undefined {
+    let site = this.#textSites.get(element);
+    if (site === undefined) {
+      site = this.makeTextSite(element) ?? null;
+      this.#textSites.set(element, site);
+    }
+    return site ?? undefined;
+  }
+
+  private makeTextSite(element: XmlElement): Occurrence | undefined {
+    const local = element.local;
+    const parent = element.parent;
+    if (!parent || element.children.length > 0) return undefined;
+    if (local === 'BaseURL') {
+      const level = LEVELS.has(parent.local) ? parent.local : this.patchLevel(parent);
+      const row = level === undefined ? undefined : BASE_URL_ROWS.get(level);
+      return row ? this.make(row, element, element.content) : undefined;
+    }
+    if (local === 'Location' || local === 'PatchLocation') {
+      const atTop = parent === this.doc.root ? !this.doc.patch : isPatchOperation(this.doc, parent);
+      return atTop ? this.make(ROWS_BY_ELEMENT.get(local)![0]!, element, element.content) : undefined;
+    }
+    return undefined;
+  }
+
+  /** Hands every site of `element` itself (its text, its attributes) to `emit`, in a fixed order. */
+  collect(element: XmlElement, emit: (occurrence: Occurrence) => void): void {
     const local = element.local;
     const parent = element.parent;
     const text = this.doc.text;
 
-    if (local === 'BaseURL' && parent) {
-      const level = LEVELS.has(parent.local) ? parent.local : this.patchLevel(parent);
-      const row = level === undefined ? undefined : BASE_URL_ROWS.get(level);
-      if (row && element.children.length === 0) this.add(row, element, element.content);
-    } else if ((local === 'Location' || local === 'PatchLocation') && parent) {
-      const atTop = parent === this.doc.root ? !this.doc.patch : isPatchOperation(this.doc, parent);
-      if (atTop && element.children.length === 0) {
-        this.add(ROWS_BY_ELEMENT.get(local)![0]!, element, element.content);
-      }
+    if (local === 'BaseURL' || local === 'Location' || local === 'PatchLocation') {
+      const site = this.textSite(element);
+      if (site) emit(site);
     } else if (local === 'ContentSteering' && parent && this.steeringParent(parent)) {
-      if (element.children.length === 0) this.add(ROWS_BY_ELEMENT.get(local)![0]!, element, element.content);
+      if (element.children.length === 0) {
+        emit(this.make(ROWS_BY_ELEMENT.get(local)![0]!, element, element.content));
+      }
     } else if (isPatchOperation(this.doc, element)) {
-      this.collectOperationText(element);
+      const site = this.operationTextSite(element);
+      if (site) emit(site);
     }
 
     for (const row of ROWS_BY_ELEMENT.get(local) ?? []) {
@@ -93,32 +116,53 @@ export class SiteCollector {
       if (row.when && !row.when.matches.test(attributeValue(text, element, row.when.attribute) ?? ''))
         continue;
       const attr = element.attrs.find((a) => a.name === attribute);
-      if (attr)
-        this.add(row, element, [{ kind: 'text', start: attr.valueStart, end: attr.valueEnd }], attr.quote);
+      if (attr) {
+        emit(
+          this.make(row, element, [{ kind: 'text', start: attr.valueStart, end: attr.valueEnd }], attr.quote),
+        );
+      }
     }
 
     for (const attr of element.attrs) {
       const colon = attr.name.indexOf(':');
       if (colon === -1 || attr.name.slice(colon + 1) !== 'href') continue;
       const prefix = attr.name.slice(0, colon);
-      const ns = this.#namespaces.of(element, prefix);
+      const ns = this.#namespaces.of(prefix);
       if (ns === XLINK_NS || (ns === undefined && prefix === 'xlink')) {
-        this.add(
-          ROWS_BY_ELEMENT.get('*')![0]!,
-          element,
-          [{ kind: 'text', start: attr.valueStart, end: attr.valueEnd }],
-          attr.quote,
+        emit(
+          this.make(
+            ROWS_BY_ELEMENT.get('*')![0]!,
+            element,
+            [{ kind: 'text', start: attr.valueStart, end: attr.valueEnd }],
+            attr.quote,
+          ),
         );
       }
     }
   }
 
-  private add(
+  private representationsInScope(template: XmlElement, attribute: string): XmlElement[] {
+    const level = template.parent;
+    if (!level || level.local === 'Representation') return representationsInScope(template, attribute);
+    let byAttribute = this.#inScope.get(level);
+    if (!byAttribute) {
+      byAttribute = new Map();
+      this.#inScope.set(level, byAttribute);
+    }
+    let found = byAttribute.get(attribute);
+    if (!found) {
+      found = representationsInScope(template, attribute);
+      byAttribute.set(attribute, found);
+    }
+    return found;
+  }
+
+  private make(
     row: DashUriSite,
     element: XmlElement,
     pieces: readonly ContentPiece[],
     quote?: '"' | "'",
-  ): void {
+  ): Occurrence {
     let representation: XmlElement | undefined;
     let base = this.bases.forSite(row, element);
     let baseElement =
@@ -128,24 +172,15 @@ export class SiteCollector {
           ? element.parent?.parent
           : undefined;
     if (row.element === 'SegmentTemplate' && typeof row.value === 'object') {
-      const scope = representationsInScope(element, row.value.attribute);
+      const scope = this.representationsInScope(element, row.value.attribute);
       if (scope.length === 1) {
         representation = scope[0]!;
         base = this.bases.at(representation);
         baseElement = representation;
       }
     }
-    const occurrence: Occurrence = {
-      row,
-      element,
-      pieces,
-      base,
-      ...(quote === undefined ? {} : { quote }),
-      ...(representation === undefined ? {} : { representation }),
-      ...(baseElement === undefined ? {} : { baseElement }),
-    };
-    this.occurrences.push(occurrence);
-    if (row.element === 'BaseURL' && element.local === 'BaseURL') this.baseUrlSites.set(element, occurrence);
+    // One shape for every site (absent fields undefined): the walk makes one per URI.
+    return { row, element, pieces, base, quote, representation, baseElement };
   }
 
   /** Where a ContentSteering element is one: in ServiceDescription, at MPD level, or added by a patch. */
@@ -170,12 +205,12 @@ export class SiteCollector {
   }
 
   /** RFC 5261 operations whose text content is an attribute value or an element's text. */
-  private collectOperationText(operation: XmlElement): void {
-    if (operation.children.length > 0) return;
+  private operationTextSite(operation: XmlElement): Occurrence | undefined {
+    if (operation.children.length > 0) return undefined;
     const text = this.doc.text;
     const sel = attributeValue(text, operation, 'sel');
     const path = sel === undefined ? undefined : parseSel(sel);
-    if (!path) return;
+    if (!path) return undefined;
     let elementName: string | undefined;
     let attribute: string | undefined;
     if (operation.local === 'replace' && typeof path.tail === 'object') {
@@ -190,7 +225,7 @@ export class SiteCollector {
     } else if (operation.local === 'replace' && path.tail === 'text') {
       elementName = path.elements[path.elements.length - 1];
     }
-    if (elementName === undefined) return;
+    if (elementName === undefined) return undefined;
     let row: DashUriSite | undefined;
     if (attribute !== undefined) {
       row = (ROWS_BY_ELEMENT.get(elementName) ?? []).find(
@@ -206,14 +241,18 @@ export class SiteCollector {
     ) {
       row = ROWS_BY_ELEMENT.get(elementName)![0];
     }
-    if (!row) return;
+    if (!row) return undefined;
     // The operation stands in for the element: resolve as if the value sat at the document level.
-    this.occurrences.push({
+    const base: Base =
+      row.resolution === 'manifest' ? { ok: true, url: this.doc.options.manifestUrl } : this.bases.document;
+    return {
       row,
       element: operation,
       pieces: operation.content,
-      base:
-        row.resolution === 'manifest' ? { ok: true, url: this.doc.options.manifestUrl } : this.bases.document,
-    });
+      base,
+      quote: undefined,
+      representation: undefined,
+      baseElement: undefined,
+    };
   }
 }

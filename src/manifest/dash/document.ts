@@ -1,3 +1,4 @@
+import type { ExpansionBudget } from '../limits.js';
 import type { RewriteOptions, RewriteResult } from '../types.js';
 import { PATCH_OPERATIONS } from './patch.js';
 import type { UrlParamOption } from './url-query-info.js';
@@ -24,6 +25,8 @@ export interface DashDocument {
   /** MPD@type is `dynamic` (ISO/IEC 23009-1 §5.3.1.2), or the document is an MPD Patch. */
   readonly dynamic: boolean;
   readonly options: DashRewriteOptions;
+  /** What the URLs built from this document may add up to (see ManifestLimits.maxExpansion). */
+  readonly budget: ExpansionBudget;
 }
 
 export function malformed(text: string, reason: string): RewriteResult {
@@ -80,35 +83,68 @@ export function lookupNamespace(
   return undefined;
 }
 
-/** Namespace lookups memoised along the ancestor chain, for documents that ask at every element. */
-export class Namespaces {
-  readonly #cache = new Map<string, Map<XmlElement, string | null>>();
+/**
+ * Pre-order walk without recursion that also reports leaving each element (after its subtree), and
+ * stops early when `visit` returns false. Manifests from the network may nest deep.
+ */
+export function walkScoped(
+  root: XmlElement,
+  enter: (element: XmlElement) => boolean,
+  leave: (element: XmlElement) => void,
+): boolean {
+  const stack: Array<{ element: XmlElement; next: number }> = [];
+  if (!enter(root)) return false;
+  stack.push({ element: root, next: 0 });
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1]!;
+    const child = frame.element.children[frame.next];
+    if (child === undefined) {
+      stack.pop();
+      leave(frame.element);
+      continue;
+    }
+    frame.next += 1;
+    if (!enter(child)) return false;
+    stack.push({ element: child, next: 0 });
+  }
+  return true;
+}
+
+/**
+ * The namespace prefixes in scope during a `walkScoped` walk (Namespaces in XML 1.0 §6.1): `enter`
+ * and `leave` each element in turn, `of` answers for the element entered last. Each lookup is one map
+ * read, whatever the depth and however many prefixes a document declares.
+ */
+export class NamespaceScope {
+  readonly #bindings = new Map<string, string[]>();
+  readonly #declared = new Map<XmlElement, string[]>();
 
   constructor(private readonly text: string) {}
 
-  /** The namespace bound to `prefix` at `element`. */
-  of(element: XmlElement, prefix: string): string | undefined {
-    const name = prefix === '' ? 'xmlns' : `xmlns:${prefix}`;
-    let cache = this.#cache.get(name);
-    if (!cache) {
-      cache = new Map();
-      this.#cache.set(name, cache);
+  enter(element: XmlElement): void {
+    let names: string[] | undefined;
+    for (const attr of element.attrs) {
+      const name = attr.name;
+      if (name !== 'xmlns' && !name.startsWith('xmlns:')) continue;
+      const value = attributeValue(this.text, element, name) ?? '';
+      const stack = this.#bindings.get(name);
+      if (stack) stack.push(value);
+      else this.#bindings.set(name, [value]);
+      (names ??= []).push(name);
     }
-    const chain: XmlElement[] = [];
-    let found: string | null = null;
-    for (let e: XmlElement | undefined = element; e; e = e.parent) {
-      const known = cache.get(e);
-      if (known !== undefined) {
-        found = known;
-        break;
-      }
-      chain.push(e);
-      if (e.attrs.some((a) => a.name === name)) {
-        found = attributeValue(this.text, e, name) ?? null;
-        break;
-      }
-    }
-    for (const e of chain) cache.set(e, found);
-    return found ?? undefined;
+    if (names) this.#declared.set(element, names);
+  }
+
+  leave(element: XmlElement): void {
+    const names = this.#declared.get(element);
+    if (!names) return;
+    for (const name of names) this.#bindings.get(name)!.pop();
+    this.#declared.delete(element);
+  }
+
+  /** The namespace bound to `prefix` at the element entered last. */
+  of(prefix: string): string | undefined {
+    const stack = this.#bindings.get(prefix === '' ? 'xmlns' : `xmlns:${prefix}`);
+    return stack === undefined || stack.length === 0 ? undefined : stack[stack.length - 1];
   }
 }

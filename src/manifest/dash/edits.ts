@@ -94,11 +94,13 @@ export function childInsertion(
 export function applyEdits(text: string, edits: Edit[]): string {
   if (edits.length === 0) return text;
   edits.sort((x, y) => x.start - y.start || x.end - y.end);
-  let out = '';
+  // Pieces joined once: growing one string would keep a rope of every piece alive until the end.
+  const pieces: string[] = [];
   let at = 0;
   for (const edit of edits) {
-    out += text.slice(at, edit.start) + edit.text;
+    pieces.push(text.slice(at, edit.start), edit.text);
     at = edit.end;
   }
-  return out + text.slice(at);
+  pieces.push(text.slice(at));
+  return pieces.join('');
 }

@@ -1,3 +1,4 @@
+import { DEFAULT_MANIFEST_LIMITS, ExpansionBudget, type LimitExceeded } from '../limits.js';
 import type { ResourceClass, RewriteResult, SkippedUri, TokenGrant, UriTarget } from '../types.js';
 import { classifyReference, NOT_PLAIN, plainTarget } from '../hls/fast-path.js';
 import { applyGrant, targetOf } from '../uri.js';
@@ -8,7 +9,7 @@ import {
   malformed,
   MPD_PATCH_NS,
   trimRange,
-  walk,
+  walkScoped,
   type DashDocument,
   type DashRewriteOptions,
 } from './document.js';
@@ -41,10 +42,14 @@ interface Targeted {
   readonly directory: boolean;
 }
 
-interface Granted extends Targeted {
+/** A granted site: what its edit needs (not its target, which may be a long URL). */
+interface Granted {
   readonly kind: 'granted';
   readonly occurrence: Occurrence;
   readonly grant: TokenGrant;
+  readonly decoded: DecodedValue;
+  readonly core: Core;
+  readonly directory: boolean;
 }
 
 type Decision =
@@ -74,111 +79,170 @@ function onGateway(decision: Decision): boolean {
 }
 
 /**
- * One rewrite: bases and scopes down the tree, then the sites, then a decision per site (some made
- * early: trust in a base needs those on BaseURLs and the first Location), then the edits.
+ * One rewrite: the bases down the tree, then one walk that finds each site and decides it on the spot
+ * (trust in a base may decide the BaseURL and Location sites it depends on before the walk reaches
+ * them), then the edits. In Annex I mode every decision is needed before the first edit.
  */
 class DashRewriter {
   private readonly bases: BaseChain;
   private readonly sites: SiteCollector;
   private readonly trust: BaseTrust;
   private readonly decisions = new Map<Occurrence, Decision>();
-  /** BaseURL elements that some other site resolves against (see `leafBaseUrlAlone`). */
+  /** BaseURL elements that some other site resolves against (see `target`). */
   private readonly basesUsed = new Set<XmlElement>();
+  /** Per element: the first BaseURL child at or above it (null: none up to the root). */
+  private readonly baseAbove = new Map<XmlElement, XmlElement | null>();
+  private readonly skipped: SkippedUri[] = [];
+  private readonly edits: Edit[] = [];
+  private rewritten = 0;
 
   constructor(private readonly doc: DashDocument) {
     this.bases = new BaseChain(doc);
     this.sites = new SiteCollector(doc, this.bases);
+    const onGatewayAt = (element: XmlElement): boolean => {
+      const occurrence = this.sites.textSite(element);
+      return occurrence !== undefined && onGateway(this.decide(occurrence));
+    };
     this.trust = new BaseTrust(doc, this.bases, {
-      locationOnGateway: (location) => {
-        const occurrence = this.sites.occurrences.find((o) => o.element === location);
-        return occurrence !== undefined && onGateway(this.decide(occurrence));
-      },
-      baseUrlOnGateway: (baseUrl) => {
-        const occurrence = this.sites.baseUrlSites.get(baseUrl);
-        return occurrence !== undefined && onGateway(this.decide(occurrence));
-      },
+      locationOnGateway: onGatewayAt,
+      baseUrlOnGateway: onGatewayAt,
     });
   }
 
   run(): RewriteResult {
     const { doc, bases, sites } = this;
+    const budget = doc.budget;
     bases.findDocumentBase();
-    walk(doc.root, (e) => {
-      bases.compute(e);
-      sites.computeScope(e);
-    });
-    walk(doc.root, (e) => sites.collect(e));
-    for (const occurrence of sites.occurrences) {
-      for (let e = occurrence.baseElement; e; e = e.parent) {
-        const first = e.children.find((c) => c.local === 'BaseURL');
-        if (first === undefined) continue;
-        this.basesUsed.add(first);
-        break;
-      }
-    }
+    const within = walkScoped(
+      doc.root,
+      (e) => {
+        bases.compute(e);
+        return !budget.exceeded;
+      },
+      () => {},
+    );
+    if (!within) return overLimit(doc.text, budget.limit('the BaseURLs'));
+    // Which BaseURLs other sites resolve against: known before any BaseURL is decided, as the walk
+    // below reaches a level's BaseURL before the sites that follow it.
+    walkScoped(
+      doc.root,
+      (e) => {
+        sites.enter(e);
+        sites.collect(e, (occurrence) => {
+          const used = this.firstBaseAbove(occurrence.baseElement);
+          if (used !== undefined) this.basesUsed.add(used);
+        });
+        return true;
+      },
+      (e) => sites.leave(e),
+    );
 
-    const skipped: SkippedUri[] = [];
-    const granted: Granted[] = [];
+    const urlParam = doc.options.urlParam;
     // Occurrences that name a resource (not a directory BaseURL or an empty BaseURL), and whether the
-    // tokenizer granted them.
+    // tokenizer granted them (Annex I mode only).
     const named = new Map<Occurrence, boolean>();
-    for (const occurrence of sites.occurrences) {
+    const granted: Granted[] = [];
+    const visit = (occurrence: Occurrence): void => {
       const decision = this.decide(occurrence);
-      if (decision.kind === 'none') continue;
+      if (decision.kind === 'none') return;
       if (decision.kind === 'skipped') {
-        named.set(occurrence, false);
-        skipped.push(decision.skipped);
-        continue;
+        if (urlParam) named.set(occurrence, false);
+        this.skipped.push(decision.skipped);
+        return;
+      }
+      if (!urlParam) {
+        this.apply(decision, false);
+        return;
       }
       if (!decision.directory) named.set(occurrence, true);
       granted.push(decision);
-    }
+    };
+    const walked = walkScoped(
+      doc.root,
+      (e) => {
+        sites.enter(e);
+        sites.collect(e, visit);
+        return !budget.exceeded;
+      },
+      (e) => sites.leave(e),
+    );
+    if (!walked) return overLimit(doc.text, budget.limit('the URIs'));
 
-    const edits: Edit[] = [];
-    let rewritten = 0;
-    const urlParam = doc.options.urlParam;
-    const covered = urlParam
-      ? urlParamInsertions(doc, urlParam, sites.scope, named, edits)
-      : new Set<Occurrence>();
-    rewritten += edits.length;
-    for (const decision of granted) {
-      const { occurrence, grant, decoded, core, directory } = decision;
-      // A query on a directory is dropped when children resolve against it (RFC 3986 §5.2.2), and a
-      // segment site under UrlQueryInfo needs no token of its own: both only move to the gateway.
-      if ((directory && grant.kind === 'query') || covered.has(occurrence)) {
-        const edit = rebaseEdit(decision);
-        if (typeof edit === 'object') edits.push(edit);
-        continue;
-      }
-      const escape = occurrence.row.template ? escapeTemplateText : (s: string): string => s;
-      const replacement = applyGrant(core.text, grant, { amp: '&', escape });
-      const edit = spliceEdit(
-        decoded,
-        occurrence.pieces,
-        core.start,
-        core.end,
-        replacement,
-        occurrence.quote,
-      );
-      if (edit === undefined && replacement !== core.text) {
-        skipped.push({ site: occurrence.row.site, uri: core.text, reason: 'unparseable' });
-        // The token cannot go in, but the URI must still not send the player around the gateway.
-        const rebase = rebaseEdit(decision);
-        if (typeof rebase === 'object') edits.push(rebase);
-        continue;
-      }
-      if (edit) edits.push(edit);
-      // A directory given a path token counts; one that keeps its relative text does not.
-      if (!directory || edit) rewritten += 1;
+    if (urlParam) {
+      const covered = urlParamInsertions(doc, urlParam, named, this.edits);
+      this.rewritten += this.edits.length;
+      for (const decision of granted) this.apply(decision, covered.has(decision.occurrence));
     }
-    return { text: applyEdits(doc.text, edits), rewritten, skipped };
+    return { text: applyEdits(doc.text, this.edits), rewritten: this.rewritten, skipped: this.skipped };
   }
 
+  /** The first BaseURL child of `element` or of its nearest ancestor that has one; memoised per element. */
+  private firstBaseAbove(element: XmlElement | undefined): XmlElement | undefined {
+    const chain: XmlElement[] = [];
+    let found: XmlElement | null = null;
+    for (let e = element; e !== undefined; e = e.parent) {
+      const known = this.baseAbove.get(e);
+      if (known !== undefined) {
+        found = known;
+        break;
+      }
+      chain.push(e);
+      const first = e.children.find((c) => c.local === 'BaseURL');
+      if (first !== undefined) {
+        found = first;
+        break;
+      }
+    }
+    for (const e of chain) this.baseAbove.set(e, found);
+    return found ?? undefined;
+  }
+
+  /**
+   * A dynamic MPD's SegmentTemplate is kept for the whole session by shaka and VLC, which read it from
+   * the first MPD they load and never again: its token needs the lifetime of a reloaded resource.
+   */
+  private resourceOf(row: DashUriSite): ResourceClass {
+    return this.doc.dynamic && row.element === 'SegmentTemplate' ? 'playlist' : row.resource;
+  }
+
+  /** The edit for a granted site; `covered`: a segment site that UrlQueryInfo gives the token. */
+  private apply(decision: Granted, covered: boolean): void {
+    const { occurrence, grant, decoded, core, directory } = decision;
+    // A query on a directory is dropped when children resolve against it (RFC 3986 §5.2.2), and a
+    // segment site under UrlQueryInfo needs no token of its own: both only move to the gateway.
+    if ((directory && grant.kind === 'query') || covered) {
+      const edit = rebaseEdit(decision);
+      if (typeof edit === 'object') this.edits.push(edit);
+      return;
+    }
+    const escape = occurrence.row.template ? escapeTemplateText : (s: string): string => s;
+    const replacement = applyGrant(core.text, grant, { amp: '&', escape });
+    const edit = spliceEdit(decoded, occurrence.pieces, core.start, core.end, replacement, occurrence.quote);
+    if (edit === undefined && replacement !== core.text) {
+      this.skipped.push({ site: occurrence.row.site, uri: core.text, reason: 'unparseable' });
+      // The token cannot go in, but the URI must still not send the player around the gateway.
+      const rebase = rebaseEdit(decision);
+      if (typeof rebase === 'object') this.edits.push(rebase);
+      return;
+    }
+    if (edit) this.edits.push(edit);
+    // A directory given a path token counts; one that keeps its relative text does not.
+    if (!directory || edit) this.rewritten += 1;
+  }
+
+  /**
+   * The decision on a site. Those on BaseURL and Location text are kept: trust in a base asks for
+   * them, before or after the walk reaches them; every other site is decided once, when reached.
+   */
   private decide(occurrence: Occurrence): Decision {
     const known = this.decisions.get(occurrence);
     if (known) return known;
     const decision = this.makeDecision(occurrence);
-    this.decisions.set(occurrence, decision);
+    const local = occurrence.element.local;
+    const textSite = local === 'BaseURL' || local === 'Location' || local === 'PatchLocation';
+    if (textSite && this.sites.textSite(occurrence.element) === occurrence) {
+      this.decisions.set(occurrence, decision);
+    }
     return decision;
   }
 
@@ -200,7 +264,8 @@ class DashRewriter {
     if (!this.baseTrusted(occurrence) && dependence(outcome.core.text) !== 'none') return declined;
     const grant = this.doc.options.tokenize(outcome.target);
     if (grant === undefined) return declined;
-    return { kind: 'granted', occurrence, grant, ...outcome };
+    const { decoded, core, directory } = outcome;
+    return { kind: 'granted', occurrence, grant, decoded, core, directory };
   }
 
   private baseTrusted(occurrence: Occurrence): boolean {
@@ -212,6 +277,7 @@ class DashRewriter {
   private target(occurrence: Occurrence): Targeted | SkippedUri | undefined {
     const { row } = occurrence;
     const text = this.doc.text;
+    const budget = this.doc.budget;
     const decoded = decodePieces(text, occurrence.pieces, occurrence.quote !== undefined);
     const range = trimRange(decoded.value);
     const core: Core = {
@@ -237,11 +303,15 @@ class DashRewriter {
       if (base !== undefined && shape !== NOT_PLAIN) {
         const wildcard = row.template && hasIdentifier(reference);
         const target = plainTarget(row.site, resource, wildcard, reference, shape, base);
-        if (target !== undefined) return { target, decoded, core, directory: false };
+        if (target !== undefined) {
+          budget.spend(base.directory.length + reference.length);
+          return { target, decoded, core, directory: false };
+        }
       }
     }
     const resolved = resolveAgainst(reference, occurrence.base, this.doc.options.manifestUrl);
     if (!resolved.ok) return { site: row.site, uri: core.text, reason: resolved.reason };
+    budget.spend(resolved.url.href.length);
     // A directory is never requested itself, and players drop its query when resolving children
     // (RFC 3986 §5.2.2): it is offered as a wildcard only so that one naming the upstream origin is
     // pointed at the gateway (rebaseTo), or one in a path-token zone carries the token for its subtree.
@@ -260,14 +330,6 @@ class DashRewriter {
       core,
       directory: false,
     };
-  }
-
-  /**
-   * A dynamic MPD's SegmentTemplate is kept for the whole session by shaka and VLC, which read it from
-   * the first MPD they load and never again: its token needs the lifetime of a reloaded resource.
-   */
-  private resourceOf(row: DashUriSite): ResourceClass {
-    return this.doc.dynamic && row.element === 'SegmentTemplate' ? 'playlist' : row.resource;
   }
 }
 
@@ -295,8 +357,12 @@ class DashRewriter {
  *   namespace), is returned as it is with `malformed` set.
  */
 export function rewriteDash(text: string, options: DashRewriteOptions): RewriteResult {
-  const scanned = scanXml(text);
-  if (!scanned.ok) return malformed(text, `not well-formed XML: ${scanned.reason}`);
+  const limits = options.limits ?? DEFAULT_MANIFEST_LIMITS;
+  const scanned = scanXml(text, limits);
+  if (!scanned.ok) {
+    if (scanned.limit) return overLimit(text, scanned.limit);
+    return malformed(text, `not well-formed XML: ${scanned.reason}`);
+  }
   let root: XmlElement = scanned.root;
   let patch = false;
   if (root.local === 'Patch') {
@@ -313,7 +379,7 @@ export function rewriteDash(text: string, options: DashRewriteOptions): RewriteR
   if (dynamic && !patch && options.insertLocation !== undefined) {
     const inserted = withInsertedLocation(text, root, options.insertLocation);
     if (inserted !== undefined) {
-      const rescanned = scanXml(inserted);
+      const rescanned = scanXml(inserted, limits);
       // The insertion is one well-formed element after a child or the start tag: it cannot fail.
       if (rescanned.ok) {
         source = inserted;
@@ -321,5 +387,10 @@ export function rewriteDash(text: string, options: DashRewriteOptions): RewriteR
       }
     }
   }
-  return new DashRewriter({ text: source, root, patch, dynamic, options }).run();
+  const budget = new ExpansionBudget(source.length, limits);
+  return new DashRewriter({ text: source, root, patch, dynamic, options, budget }).run();
+}
+
+function overLimit(text: string, limit: LimitExceeded): RewriteResult {
+  return { text, rewritten: 0, skipped: [], limit };
 }

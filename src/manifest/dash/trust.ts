@@ -68,6 +68,7 @@ export class BaseTrust {
         if (child.local !== 'BaseURL') continue;
         alternatives += 1;
         all = all && this.alternativeTrusted(child, level, trusted);
+        if (this.doc.budget.exceeded) break;
       }
       if (alternatives > 0) trusted = all;
       this.#trust.set(level, trusted);
@@ -100,6 +101,7 @@ export class BaseTrust {
     if (follows === 'scheme' && !parentTrusted) return false;
     const resolved = resolveAgainst(raw, this.bases.above(level), this.doc.options.manifestUrl);
     if (!resolved.ok) return false;
+    this.doc.budget.spend(resolved.url.href.length);
     if (resolved.url.origin === this.doc.options.manifestUrl.origin) return true;
     return this.verdicts.baseUrlOnGateway(alternative);
   }

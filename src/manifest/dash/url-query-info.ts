@@ -1,5 +1,6 @@
-import type { Occurrence, LevelScope } from './collect.js';
-import { walk, type DashDocument } from './document.js';
+import type { Occurrence } from './collect.js';
+import { isPatchOperation, walk, type DashDocument } from './document.js';
+import { LEVELS } from './sites.js';
 import { childInsertion, type Edit } from './edits.js';
 import { escapeAttribute, type XmlElement } from './xml.js';
 
@@ -43,10 +44,20 @@ const BEFORE_SUPPLEMENTAL = new Set([
 export function urlParamInsertions(
   doc: DashDocument,
   option: UrlParamOption,
-  scope: ReadonlyMap<XmlElement, LevelScope>,
   named: ReadonlyMap<Occurrence, boolean>,
   edits: Edit[],
 ): Set<Occurrence> {
+  // For each element, the nearest AdaptationSet and level (MPD, Period, …, patch operation) at or
+  // above it.
+  const scope = new Map<XmlElement, { adaptationSet?: XmlElement; level?: XmlElement }>();
+  walk(doc.root, (element) => {
+    const up = element.parent ? scope.get(element.parent) : undefined;
+    scope.set(element, {
+      adaptationSet: element.local === 'AdaptationSet' ? element : up?.adaptationSet,
+      level: LEVELS.has(element.local) || isPatchOperation(doc, element) ? element : up?.level,
+    });
+  });
+
   // Each segment site has one owner: the AdaptationSet it sits in, or else the level (Period, MPD,
   // patch operation) whose AdaptationSets all use it.
   const ownerOf = new Map<Occurrence, XmlElement>();
