@@ -11,11 +11,12 @@ import {
   parseUnixTime,
   readSecrets,
   requireScheme,
+  SCHEME_CHOICES,
   UsageError,
   type Io,
 } from './usage.js';
 
-export const REWRITE_HELP = `Usage: streamgate rewrite FILE --url URL --scheme keycdn|gcore|ectoken --secret KEY
+export const REWRITE_HELP = `Usage: streamgate rewrite FILE --url URL --scheme ${SCHEME_CHOICES} --secret KEY
                           [--tokens forward|mint|path] [--ip ADDR] [--now UNIX]
                           [--playlist-ttl S] [--segment-ttl S] [--origin URL]
 

@@ -106,8 +106,8 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     geo: new CountryLookup(config.geo),
   };
   const zones: ZoneRuntime[] = config.zones.map((zone) => {
-    const scheme = schemeForZone(zone.scheme, zone.ectoken);
-    redactParam(scheme.params.token);
+    const scheme = schemeForZone(zone.scheme, zone.schemeOptions);
+    for (const name of scheme.transports.query) redactParam(name);
     return {
       config: zone,
       scheme,

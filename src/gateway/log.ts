@@ -1,5 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { SCHEMES } from '../tokens/registry.js';
+import { redactionNames } from '../tokens/registry.js';
 
 export type { Logger } from 'pino';
 
@@ -19,7 +19,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
  * CloudFront's Signature, generic ones).
  */
 const SECRET_PARAMS = new Set<string>([
-  ...Object.values(SCHEMES).map((scheme) => scheme.params.token.toLowerCase()),
+  ...redactionNames().params.map((name) => name.toLowerCase()),
   'wmsauthsign',
   'hdnts',
   'hdntl',

@@ -16,6 +16,10 @@ export interface CheckOptions {
   readonly clientIp?: string;
   /** Referrer, protocol, host and country, for schemes whose tokens carry access rules (ectoken). */
   readonly facts?: Omit<RequestFacts, 'clientAddress'>;
+  /** The Cookie header, read only when the scheme's tokens travel in cookies. */
+  readonly cookies?: string;
+  /** Request headers by lower-case name, read only when the scheme's tokens travel in headers. */
+  readonly header?: (name: string) => string | undefined;
 }
 
 export interface CheckedRequest {
@@ -36,12 +40,28 @@ const paramNames = new WeakMap<TokenScheme, ReadonlySet<string>>();
 export function tokenParamNames(scheme: TokenScheme): ReadonlySet<string> {
   let names = paramNames.get(scheme);
   if (!names) {
-    const { token, expires } = scheme.params;
-    names = new Set(expires === undefined ? [token] : [token, expires]);
+    names = new Set(scheme.transports.query);
     paramNames.set(scheme, names);
   }
   return names;
 }
+
+/** RFC 6265 §5.4 Cookie header: `name=value; name2=value2`; the first cookie of a name wins. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined || header === '') return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq === -1) continue;
+    if (part.slice(0, eq).trim() !== name) continue;
+    let value = part.slice(eq + 1).trim();
+    // RFC 6265 §4.1.1: a cookie-value may be wrapped in double quotes.
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    return value;
+  }
+  return undefined;
+}
+
+const noHeader = (): undefined => undefined;
 
 /** A query pair that is a whole token by itself (`/file.mp4?<token>`): base64 text, padding allowed. */
 const BARE_TOKEN = /^[A-Za-z0-9_\-+/]{32,}={0,2}$/;
@@ -134,7 +154,16 @@ export function checkRequest(target: string, options: CheckOptions): CheckedRequ
   const { rawPath, rawQuery } = splitTarget(target);
   const { scheme } = options;
   const pairs = parseQuery(rawQuery);
-  const fromQuery = presentedFromQuery(pairs, scheme);
+  const fromQuery: FromQuery =
+    scheme.present === undefined
+      ? presentedFromQuery(pairs, scheme)
+      : {
+          presented: scheme.present({
+            pairs,
+            cookie: (name) => cookieValue(options.cookies, name),
+            header: options.header ?? noHeader,
+          }),
+        };
   const kept = fromQuery.bare === undefined ? pairs : pairs.filter((pair) => pair !== fromQuery.bare);
   const upstreamQuery = withoutParams(kept, tokenParamNames(scheme));
   const canonical = canonicalRequestPath(rawPath);

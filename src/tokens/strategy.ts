@@ -3,8 +3,11 @@ import { canonicalRequestPath, directoryOf, MAX_PATH_LENGTH } from './path.js';
 import type { SignTarget, TokenScheme } from './scheme.js';
 import type { Grant } from './verdict.js';
 
-/** How nested URIs in a manifest get their tokens (SPEC §4). */
-export type TokenStrategy = 'forward' | 'mint' | 'path';
+/**
+ * How nested URIs in a manifest get their tokens (SPEC §4). `cookie`: none — the entry manifest's
+ * response sets a directory-scoped cookie holding a token, which the player sends back.
+ */
+export type TokenStrategy = 'forward' | 'mint' | 'path' | 'cookie';
 
 export interface StrategyContext {
   readonly strategy: TokenStrategy;
@@ -104,6 +107,7 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
   };
 
   const tokenizer: Tokenizer = (target: UriTarget): TokenGrant | undefined => {
+    if (context.strategy === 'cookie') return undefined;
     const origin = target.origin;
     let rebaseTo: string | undefined;
     if (origin !== context.publicOrigin) {
@@ -146,6 +150,7 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
    * when the directory does and the whole stays within the length limit.
    */
   tokenizer.forDirectory = (origin: string, directoryPath: string): NameTokenizer | undefined => {
+    if (context.strategy === 'cookie') return declineAll;
     if (incoming.scope === 'path' || context.strategy === 'path') return undefined;
     let rebaseTo: string | undefined;
     if (origin !== context.publicOrigin) {

@@ -69,6 +69,7 @@ const INCOMING_SCOPE: Readonly<Record<TokenStrategy, SignScope>> = {
   forward: 'directory',
   mint: 'file',
   path: 'path',
+  cookie: 'directory',
 };
 
 export function checkOptions(run: Run, now: number, clientIp = run.ip): CheckOptions {
@@ -259,6 +260,8 @@ function required(
       return site.templatedDirectory !== true;
     case 'path':
       return path.startsWith(grant.signedPath);
+    case 'cookie':
+      return false;
   }
 }
 
