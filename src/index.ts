@@ -52,8 +52,25 @@ export interface SignUrlOptions extends SchemeSignOptions {
 export interface SchemeSignOptions {
   /** ectoken only: access rules written into the token (country, referrer, protocol, host, URL prefixes). */
   readonly rules?: EctokenRules;
-  /** ectoken only: the query parameter that carries the token (the zone's; default `token`). */
+  /**
+   * ectoken: the query parameter that carries the token (the zone's; default `token`). akamai: the
+   * token name (default `__token__`; `hdnts` for Segmented Media Protection).
+   */
   readonly param?: string;
+  /** akamai: ACL patterns the token opens (`/vod/movie-1/*`, `?` one character); joined by `!`. */
+  readonly acl?: string | readonly string[];
+  /** akamai: `st`, not valid before this Unix time. */
+  readonly start?: number;
+  /** akamai: `id`, a session id written into the token. */
+  readonly sessionId?: string;
+  /** akamai: `data`, a payload written into the token. */
+  readonly data?: string;
+  /** akamai: the property's salt (signed, never sent). */
+  readonly salt?: string;
+  /** akamai: sha256 (default), sha1 or md5. */
+  readonly algorithm?: string;
+  /** akamai: "Escape token input" (ip, id, data and url percent-encoded before signing). */
+  readonly escapeEarly?: boolean;
 }
 
 /**
@@ -117,8 +134,14 @@ export interface VerifyRequestOptions extends SchemeVerifyOptions {
 export interface SchemeVerifyOptions {
   /** ectoken only: `ec_url_allow` compares without case (the zone's "ignore URL case"). */
   readonly ignoreUrlCase?: boolean;
-  /** ectoken only: the query parameter that carries the token (default `token`; a bare `?<token>` too). */
+  /** ectoken: the token's query parameter (default `token`; a bare `?<token>` too); akamai: the token name. */
   readonly param?: string;
+  /** akamai: the property's salt. */
+  readonly salt?: string;
+  /** akamai: sha256 (default), sha1 or md5. */
+  readonly algorithm?: string;
+  /** akamai: "Escape token input". */
+  readonly escapeEarly?: boolean;
 }
 
 export interface VerifyFacts {

@@ -1,3 +1,4 @@
+import { akamaiDefinition } from './akamai.js';
 import type { SchemeDefinition } from './definition.js';
 import { ectokenDefinition } from './ectoken.js';
 import { gcoreDefinition } from './gcore.js';
@@ -9,7 +10,12 @@ import type { SchemeName, TokenScheme } from './scheme.js';
  * `scheme` union), CLI (flags, help), library (options), gateway (transports, redaction), metrics and
  * docs all read this list; nothing else names a scheme.
  */
-export const SCHEME_DEFINITIONS = [keycdnDefinition, gcoreDefinition, ectokenDefinition] as const;
+export const SCHEME_DEFINITIONS = [
+  keycdnDefinition,
+  gcoreDefinition,
+  ectokenDefinition,
+  akamaiDefinition,
+] as const;
 
 export const SCHEME_NAMES = SCHEME_DEFINITIONS.map((definition) => definition.name) as SchemeName[];
 

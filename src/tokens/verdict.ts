@@ -45,6 +45,11 @@ export interface Grant {
   readonly ip?: string;
   /** Scope `prefix`: the decoded path prefixes the token opens (ectoken `ec_url_allow`). */
   readonly prefixes?: readonly string[];
+  /**
+   * Wildcard patterns the token opens (`*` any run, `?` one character) where they are more than
+   * prefixes (Akamai ACLs, CloudFront policy resources); `prefixes` is then empty.
+   */
+  readonly patterns?: readonly string[];
   /** Access rules that tokens minted from this one inherit (see SignTarget.rules). */
   readonly rules?: ReadonlyArray<readonly [string, string]>;
 }

@@ -9,16 +9,19 @@ import type { Tokenizer } from '../../src/manifest/types.js';
 import { checkRequest, type CheckOptions } from '../../src/tokens/check.js';
 import { canonicalRequestPath, directoryOf } from '../../src/tokens/path.js';
 import { createEctokenScheme } from '../../src/tokens/ectoken.js';
+import { createAkamaiScheme } from '../../src/tokens/akamai.js';
 import { SCHEMES } from '../../src/tokens/registry.js';
 import type { TokenScheme } from '../../src/tokens/scheme.js';
 import { signTarget, type SignScope } from '../../src/tokens/sign.js';
 import { createTokenizer, resolutionBase, type TokenStrategy } from '../../src/tokens/strategy.js';
-import type { Grant, Verdict } from '../../src/tokens/verdict.js';
+import type { Grant, TokenScope, Verdict } from '../../src/tokens/verdict.js';
 
 export const GATEWAY = 'https://gw.example';
 export const SECRET = 'strategy-suite-secret';
 /** Azure keys are letters and digits only. */
 export const ECTOKEN_SECRET = 'strategySuiteSecret2026';
+/** Akamai keys are hex. */
+export const AKAMAI_SECRET = '5eed5eed5eed5eed5eed5eed5eed5eed';
 export const NOW = 1_700_000_000;
 export const PLAYLIST_TTL = 14_400;
 export const SEGMENT_TTL = 60;
@@ -35,6 +38,11 @@ export interface Run {
   /** The viewer's address when the zone binds tokens to IPs (ectoken: the link's ec_clientip). */
   readonly ip?: string;
   readonly secret?: string;
+  /**
+   * The scope of the viewer's manifest link per strategy where it is not the MD5 schemes' (file,
+   * directory, path) nor ectoken's prefix: an Akamai URL token opens one file.
+   */
+  readonly scopes?: Partial<Record<TokenStrategy, TokenScope>>;
 }
 
 export const RUNS: readonly Run[] = [
@@ -48,6 +56,15 @@ export const RUNS: readonly Run[] = [
     secret: ECTOKEN_SECRET,
     ip: CLIENT_IP,
   },
+  // Akamai: a directory ACL (`/dir/*`) for forward, URL tokens for mint.
+  { label: 'akamai', scheme: createAkamaiScheme(), secret: AKAMAI_SECRET, scopes: { mint: 'file' } },
+  {
+    label: 'akamai hdnts, SHA-1, salt, bound to the viewer IP',
+    scheme: createAkamaiScheme({ param: 'hdnts', algorithm: 'sha1', salt: 'suite-salt' }),
+    secret: AKAMAI_SECRET,
+    ip: CLIENT_IP,
+    scopes: { mint: 'file' },
+  },
 ];
 
 /** The runs a strategy applies to: ectoken carries its scope in ec_url_allow, never in the path. */
@@ -59,9 +76,7 @@ const secretOf = (run: Run): string => run.secret ?? SECRET;
 
 /** Names of the query parameters that carry a scheme's token. */
 function tokenNames(scheme: TokenScheme): string[] {
-  return scheme.params.expires === undefined
-    ? [scheme.params.token]
-    : [scheme.params.token, scheme.params.expires];
+  return [...scheme.transports.query];
 }
 
 /** SPEC §4: forward copies a directory token, mint starts from a file token, path embeds one in the path. */
@@ -77,7 +92,7 @@ export function checkOptions(run: Run, now: number, clientIp = run.ip): CheckOpt
     scheme: run.scheme,
     keys: [secretOf(run)],
     now,
-    ...(run.ip === undefined ? {} : { bindIp: run.scheme.pathTokens, clientIp }),
+    ...(run.ip === undefined ? {} : { bindIp: run.scheme.capabilities.ip === 'zone', clientIp }),
   };
 }
 
@@ -103,7 +118,9 @@ export function signManifest(plainUrl: string, strategy: TokenStrategy, run: Run
   expect(verdict.ok, `the manifest link ${signed} must verify`).toBe(true);
   const grant = verdict as Grant;
   // An ectoken's ec_url_allow is a prefix: the directory's, or the file's own path.
-  expect(grant.scope).toBe(run.scheme.pathTokens ? INCOMING_SCOPE[strategy] : 'prefix');
+  expect(grant.scope).toBe(
+    run.scopes?.[strategy] ?? (run.scheme.pathTokens ? INCOMING_SCOPE[strategy] : 'prefix'),
+  );
   return { url: new URL(signed), rewriteBase: new URL(resolutionBase(signed, grant)), grant };
 }
 
@@ -369,8 +386,12 @@ export function judge(
       }
       if (run.ip !== undefined) {
         const elsewhere = at(NOW + 1, OTHER_IP);
-        // An MD5 signature over the IP no longer matches; an ectoken's ec_clientip rule refuses.
-        if (elsewhere.ok || elsewhere.reason !== (run.scheme.pathTokens ? 'invalid' : 'rule')) {
+        // An MD5 signature over the IP no longer matches; an ectoken's ec_clientip rule refuses, and
+        // so does an Akamai token's ip field.
+        if (
+          elsewhere.ok ||
+          elsewhere.reason !== (run.scheme.capabilities.ip === 'zone' ? 'invalid' : 'rule')
+        ) {
           fail('an IP-bound token opens for another IP', describeVerdict(elsewhere));
           good = false;
         }
