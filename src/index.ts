@@ -71,6 +71,14 @@ export interface SchemeSignOptions {
   readonly algorithm?: string;
   /** akamai: "Escape token input" (ip, id, data and url percent-encoded before signing). */
   readonly escapeEarly?: boolean;
+  /** cloudfront: the PEM private key of the key pair (jwt: RS256/ES256/ES384 signing key). */
+  readonly privateKey?: string;
+  /** cloudfront: the key pair id CloudFront knows. */
+  readonly keyPairId?: string;
+  /** cloudfront: a custom policy Resource (`https://host/vod/movie-1/*`). */
+  readonly policyResource?: string;
+  /** cloudfront: an IpAddress CIDR range the viewer must come from. */
+  readonly sourceIp?: string;
 }
 
 /**
@@ -142,6 +150,12 @@ export interface SchemeVerifyOptions {
   readonly algorithm?: string;
   /** akamai: "Escape token input". */
   readonly escapeEarly?: boolean;
+  /** cloudfront: the key group's public keys, each under its key pair id. */
+  readonly keyPairs?: ReadonlyArray<{ readonly id: string; readonly publicKey: string }>;
+  /** cloudfront: one PEM public key (with keyPairId), instead of keyPairs. */
+  readonly publicKey?: string | readonly string[];
+  /** cloudfront: the id of publicKey. */
+  readonly keyPairId?: string | readonly string[];
 }
 
 export interface VerifyFacts {

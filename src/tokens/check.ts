@@ -193,6 +193,9 @@ export function checkRequest(target: string, options: CheckOptions): CheckedRequ
   }
   if (presented === undefined) return finish(deny('missing', 'no token'));
   if (isDenial(presented)) return finish(presented);
+  // Formats that sign the rest of the URL (a CloudFront canned policy) need the query without the token.
+  if (scheme.present !== undefined && upstreamQuery !== '')
+    presented = { ...presented, otherQuery: upstreamQuery };
 
   let ip: string | undefined;
   if (options.bindIp) {

@@ -164,7 +164,18 @@ export function verifyWith(input: VerifyInput, options: SchemeOptions, now = clo
     throw new SignError('secret', 'verifyRequest needs at least one non-empty secret');
   }
   const plan = definition.prepareVerify(options, { secrets, bindIp: options.bindIp === true });
-  const facts = options.facts as Omit<RequestFacts, 'clientAddress'> | undefined;
+  // An absolute URL says how and where it was asked for (formats that sign whole URLs need it).
+  const given = options.facts as Omit<RequestFacts, 'clientAddress'> | undefined;
+  const url = /^https?:\/\//i.test(input.url) ? safeUrl(input.url) : undefined;
+  const facts =
+    url === undefined
+      ? given
+      : {
+          proto: url.protocol === 'https:' ? ('https' as const) : ('http' as const),
+          host: url.hostname,
+          authority: url.host,
+          ...given,
+        };
   return checkRequest(input.url, {
     scheme: plan.scheme,
     keys: plan.keys,
@@ -180,4 +191,12 @@ export function verifyWith(input: VerifyInput, options: SchemeOptions, now = clo
 /** Whether `text` is an address a token can be bound to. */
 export function isAddress(text: string): boolean {
   return canonicalIp(text) !== undefined;
+}
+
+function safeUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,4 +1,5 @@
 import { akamaiDefinition } from './akamai.js';
+import { cloudfrontDefinition } from './cloudfront.js';
 import type { SchemeDefinition } from './definition.js';
 import { ectokenDefinition } from './ectoken.js';
 import { gcoreDefinition } from './gcore.js';
@@ -15,6 +16,7 @@ export const SCHEME_DEFINITIONS = [
   gcoreDefinition,
   ectokenDefinition,
   akamaiDefinition,
+  cloudfrontDefinition,
 ] as const;
 
 export const SCHEME_NAMES = SCHEME_DEFINITIONS.map((definition) => definition.name) as SchemeName[];

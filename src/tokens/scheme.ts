@@ -173,4 +173,6 @@ export interface TokenScheme {
    * hands that grant to every file in it.
    */
   readonly mintPerDirectory?: boolean;
+  /** The scheme holds its own signing key (a private key): `sign` ignores the shared secret. */
+  readonly ownsSigningKey?: boolean;
 }

@@ -96,9 +96,9 @@ export function signTarget(url: string, request: SignRequest): string {
 
 /** signTarget's work without writing the URL. */
 export function signTargetParts(url: string, request: SignRequest): SignedParts {
-  validateSecret(request.secret);
-  validateExpires(request.expires);
   const { scheme } = request;
+  if (!scheme.ownsSigningKey) validateSecret(request.secret);
+  validateExpires(request.expires);
   const keyProblem = scheme.keyProblem?.(request.secret);
   if (keyProblem !== undefined) throw new SignError('secret', keyProblem);
   if (request.scope === 'path' && !scheme.pathTokens) {

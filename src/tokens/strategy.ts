@@ -84,27 +84,36 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
   };
 
   const mint = (
-    path: string,
+    resourcePath: string,
     resource: ResourceClass,
     wildcard: boolean,
     rebaseTo: string | undefined,
   ): TokenGrant | undefined => {
+    let path = resourcePath;
     const ttl = resource === 'playlist' || context.staticManifest ? context.playlistTtl : context.segmentTtl;
     const expires = context.now + ttl;
     // A wildcard gets its directory's token (Gcore directory semantics: files directly in it). A
     // directory that is itself templated (`$RepresentationID$/$Number$.m4s`) cannot be named by one
     // token; such a URI is left alone (a path-token zone covers that layout).
     if (wildcard && path.includes('$')) return undefined;
+    // Costly signatures (RSA) are made once per directory and expiry, and opened to the whole directory.
+    if (scheme.mintPerDirectory) {
+      path = directoryOf(path);
+      const memo = minted.get(`${expires} ${path}`);
+      if (memo !== undefined) return rebaseTo === undefined ? memo : { ...memo, rebaseTo };
+    }
     // Minted tokens keep the viewer's restrictions (ectoken: IP, country, referrer, protocol, host).
     const target: SignTarget =
       incoming.rules === undefined
-        ? { path, expires, ip: incoming.ip }
-        : { path, expires, ip: incoming.ip, rules: incoming.rules };
+        ? { path, expires, ip: incoming.ip, origin: context.publicOrigin }
+        : { path, expires, ip: incoming.ip, rules: incoming.rules, origin: context.publicOrigin };
     const token = scheme.sign(target, context.signingKey);
     // A token the verifier would refuse (an ectoken over 512 characters: a very long path) is not handed out.
     if (token.length > scheme.maxTokenLength) return undefined;
+    if (scheme.mintPerDirectory) minted.set(`${expires} ${path}`, tokenGrant(scheme, token, expires));
     return tokenGrant(scheme, token, expires, rebaseTo);
   };
+  const minted = new Map<string, TokenGrant>();
 
   const tokenizer: Tokenizer = (target: UriTarget): TokenGrant | undefined => {
     if (context.strategy === 'cookie') return undefined;

@@ -9,7 +9,9 @@ import type { Tokenizer } from '../../src/manifest/types.js';
 import { checkRequest, type CheckOptions } from '../../src/tokens/check.js';
 import { canonicalRequestPath, directoryOf } from '../../src/tokens/path.js';
 import { createEctokenScheme } from '../../src/tokens/ectoken.js';
+import { readFileSync } from 'node:fs';
 import { createAkamaiScheme } from '../../src/tokens/akamai.js';
+import { createCloudfrontScheme } from '../../src/tokens/cloudfront.js';
 import { SCHEMES } from '../../src/tokens/registry.js';
 import type { TokenScheme } from '../../src/tokens/scheme.js';
 import { signTarget, type SignScope } from '../../src/tokens/sign.js';
@@ -31,6 +33,10 @@ export const CLIENT_IP = '203.0.113.7';
 export const OTHER_IP = '198.51.100.23';
 
 export const STRATEGIES: readonly TokenStrategy[] = ['forward', 'mint', 'path'];
+
+function vectorKey(name: string): string {
+  return readFileSync(new URL(`../vectors/keys/${name}`, import.meta.url), 'utf8');
+}
 
 export interface Run {
   readonly label: string;
@@ -65,6 +71,18 @@ export const RUNS: readonly Run[] = [
     ip: CLIENT_IP,
     scopes: { mint: 'file' },
   },
+  // CloudFront: a custom policy on …/dir/* for forward, a canned one for the mint link; mint signs one
+  // custom policy per directory (RSA).
+  {
+    label: 'cloudfront, bound to the viewer IP',
+    scheme: createCloudfrontScheme({
+      keyPairs: [{ id: 'KA1B2C3D4E5F6', publicKey: vectorKey('cloudfront-a.public.pem') }],
+      privateKey: vectorKey('cloudfront-a.private.pem'),
+      algorithm: 'sha256',
+    }),
+    ip: CLIENT_IP,
+    scopes: { mint: 'file' },
+  },
 ];
 
 /** The runs a strategy applies to: ectoken carries its scope in ec_url_allow, never in the path. */
@@ -92,6 +110,8 @@ export function checkOptions(run: Run, now: number, clientIp = run.ip): CheckOpt
     scheme: run.scheme,
     keys: [secretOf(run)],
     now,
+    // The gateway's own address: formats that sign whole URLs (CloudFront) compare it.
+    facts: { proto: 'https', host: 'gw.example', authority: 'gw.example' },
     ...(run.ip === undefined ? {} : { bindIp: run.scheme.capabilities.ip === 'zone', clientIp }),
   };
 }
