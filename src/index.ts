@@ -79,6 +79,14 @@ export interface SchemeSignOptions {
   readonly policyResource?: string;
   /** cloudfront: an IpAddress CIDR range the viewer must come from. */
   readonly sourceIp?: string;
+  /** bunny: token_path, the path prefix the token opens. */
+  readonly tokenPath?: string;
+  /** bunny: token_countries (ISO 3166 codes allowed). */
+  readonly countries?: readonly string[];
+  /** bunny: token_countries_blocked. */
+  readonly countriesBlocked?: readonly string[];
+  /** bunny: token_ignore_params (the URL's other parameters are not signed). */
+  readonly ignoreParams?: boolean;
 }
 
 /**
@@ -156,6 +164,8 @@ export interface SchemeVerifyOptions {
   readonly publicKey?: string | readonly string[];
   /** cloudfront: the id of publicKey. */
   readonly keyPairId?: string | readonly string[];
+  /** bunny: also accept legacy SHA-256 tokens. */
+  readonly legacy?: boolean;
 }
 
 export interface VerifyFacts {

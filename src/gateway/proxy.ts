@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkRequest } from '../tokens/check.js';
 import { canonicalRequestPath } from '../tokens/path.js';
+import { withoutPrefixSegment } from '../tokens/registry.js';
 import type { Denial } from '../tokens/verdict.js';
 import { clientAddress, type ParsedHost } from './client.js';
 import { ProxyExchange } from './exchange.js';
@@ -77,7 +78,9 @@ export function proxyRequest(
   let zone = router.catchAll;
   if (zone === undefined) {
     const question = target.indexOf('?');
-    const canonical = canonicalRequestPath(question === -1 ? target : target.slice(0, question));
+    const canonical = canonicalRequestPath(
+      withoutPrefixSegment(question === -1 ? target : target.slice(0, question)),
+    );
     if (!canonical.ok) {
       deny(rt, res, undefined, canonical, id, target);
       return;

@@ -63,6 +63,21 @@ export function cookieValue(header: string | undefined, name: string): string | 
 
 const noHeader = (): undefined => undefined;
 
+/**
+ * A first path segment holding a token (Bunny `/bcdn_token=…&token_path=%2Fdir%2F&expires=N/dir/f`)
+ * is taken off before the path is judged: its `%2F` belong to the token, not to the path.
+ */
+export function peelPathPrefix(
+  rawPath: string,
+  prefix: string | undefined,
+): { readonly rawPath: string; readonly segment?: string } {
+  if (prefix === undefined || !rawPath.startsWith(`/${prefix}`)) return { rawPath };
+  const next = rawPath.indexOf('/', 1);
+  return next === -1
+    ? { rawPath: '/', segment: rawPath.slice(1) }
+    : { rawPath: rawPath.slice(next), segment: rawPath.slice(1, next) };
+}
+
 /** A query pair that is a whole token by itself (`/file.mp4?<token>`): base64 text, padding allowed. */
 const BARE_TOKEN = /^[A-Za-z0-9_\-+/]{32,}={0,2}$/;
 
@@ -151,8 +166,11 @@ function presentedFromQuery(pairs: readonly QueryPair[], scheme: TokenScheme): F
  * Never throws; every outcome is a verdict.
  */
 export function checkRequest(target: string, options: CheckOptions): CheckedRequest {
-  const { rawPath, rawQuery } = splitTarget(target);
+  const split = splitTarget(target);
+  const { rawQuery } = split;
   const { scheme } = options;
+  const peeled = peelPathPrefix(split.rawPath, scheme.transports.pathPrefix);
+  const rawPath = peeled.rawPath;
   const pairs = parseQuery(rawQuery);
   const fromQuery: FromQuery =
     scheme.present === undefined
@@ -162,6 +180,7 @@ export function checkRequest(target: string, options: CheckOptions): CheckedRequ
             pairs,
             cookie: (name) => cookieValue(options.cookies, name),
             header: options.header ?? noHeader,
+            ...(peeled.segment === undefined ? {} : { pathSegment: peeled.segment }),
           }),
         };
   const kept = fromQuery.bare === undefined ? pairs : pairs.filter((pair) => pair !== fromQuery.bare);

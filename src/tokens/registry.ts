@@ -1,5 +1,7 @@
 import { akamaiDefinition } from './akamai.js';
+import { bunnyDefinition } from './bunny.js';
 import { cloudfrontDefinition } from './cloudfront.js';
+import { peelPathPrefix } from './check.js';
 import type { SchemeDefinition } from './definition.js';
 import { ectokenDefinition } from './ectoken.js';
 import { gcoreDefinition } from './gcore.js';
@@ -17,6 +19,7 @@ export const SCHEME_DEFINITIONS = [
   ectokenDefinition,
   akamaiDefinition,
   cloudfrontDefinition,
+  bunnyDefinition,
 ] as const;
 
 export const SCHEME_NAMES = SCHEME_DEFINITIONS.map((definition) => definition.name) as SchemeName[];
@@ -69,4 +72,20 @@ export function redactionNames(): RedactionNames {
     headers: unique(transports.map((transport) => transport.headers)),
     pathPatterns: patterns,
   };
+}
+
+const PATH_PREFIXES = SCHEME_DEFINITIONS.flatMap((definition) =>
+  definition.transports.pathPrefix === undefined ? [] : [definition.transports.pathPrefix],
+);
+
+/**
+ * A raw request path without a leading token segment of any scheme (Bunny's `/bcdn_token=…`): what a
+ * zone is chosen by, before the zone's scheme reads the token.
+ */
+export function withoutPrefixSegment(rawPath: string): string {
+  for (const prefix of PATH_PREFIXES) {
+    const peeled = peelPathPrefix(rawPath, prefix);
+    if (peeled.segment !== undefined) return peeled.rawPath;
+  }
+  return rawPath;
 }

@@ -47,6 +47,8 @@ export interface TokenSource {
   readonly cookie: (name: string) => string | undefined;
   /** A request header's value, or undefined. Only asked for names in transports.headers. */
   readonly header: (name: string) => string | undefined;
+  /** The first path segment when it starts with transports.pathPrefix (raw, without the slash). */
+  readonly pathSegment?: string;
 }
 
 /** What is being signed: a file, or a directory (a decoded path ending in `/`). */
@@ -175,4 +177,9 @@ export interface TokenScheme {
   readonly mintPerDirectory?: boolean;
   /** The scheme holds its own signing key (a private key): `sign` ignores the shared secret. */
   readonly ownsSigningKey?: boolean;
+  /**
+   * Where a path token of this format stands, when not as `~token~expires` after the signed directory
+   * (SPEC §3): Bunny's `bcdn_token=…&expires=N` is the first segment.
+   */
+  pathForm?(token: string, expires: number): { readonly after: string; readonly segment: string };
 }

@@ -82,6 +82,11 @@ export function signTarget(url: string, request: SignRequest): string {
   const parts = signTargetParts(url, request);
   const { origin, signedPath, path, token, otherParams, fragment } = parts;
   const scheme = request.scheme;
+  if ((request.scope ?? 'file') === 'path' && scheme.pathForm !== undefined) {
+    const form = scheme.pathForm(token, request.expires);
+    const rest = encodePath(path.slice(form.after.length));
+    return `${origin}${encodePath(form.after)}${form.segment}/${rest}${otherParams === '' ? '' : `?${otherParams}`}${fragment}`;
+  }
   if ((request.scope ?? 'file') === 'path') {
     const tokenised = `${encodePath(signedPath)}~${token}~${request.expires}/${encodePath(path.slice(signedPath.length))}`;
     return `${origin}${tokenised}${otherParams === '' ? '' : `?${otherParams}`}${fragment}`;
@@ -101,7 +106,7 @@ export function signTargetParts(url: string, request: SignRequest): SignedParts 
   validateExpires(request.expires);
   const keyProblem = scheme.keyProblem?.(request.secret);
   if (keyProblem !== undefined) throw new SignError('secret', keyProblem);
-  if (request.scope === 'path' && !scheme.pathTokens) {
+  if (request.scope === 'path' && !scheme.pathTokens && scheme.pathForm === undefined) {
     throw new SignError(
       'scheme',
       `${scheme.name} tokens do not travel in the path; sign the file or directory`,

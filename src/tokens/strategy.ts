@@ -135,14 +135,16 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
     if (incoming.scope === 'path' || context.strategy === 'path') {
       if (incoming.scope !== 'path') return undefined;
       // Relative URIs that stay below the manifest's directory inherit the token and are left alone
-      // (applyGrant); the rest get the segment inserted after the signed directory.
+      // (applyGrant); the rest get the segment inserted after the signed directory (or where the
+      // format puts it: Bunny's first segment).
       const directory = incoming.signedPath;
-      const segment = `~${incoming.token}~${incoming.expires}`;
-      if (path.startsWith(`${directory}${segment}/`)) return undefined;
+      const after = incoming.pathSegment?.after ?? directory;
+      const segment = incoming.pathSegment?.text ?? `~${incoming.token}~${incoming.expires}`;
+      if (path.startsWith(`${after}${segment}/`)) return undefined;
       if (!path.startsWith(directory)) return undefined;
       return {
         kind: 'path',
-        afterPath: directory,
+        afterPath: after,
         segment,
         resolvedPath: target.pathname,
         ...(rebaseTo === undefined ? {} : { rebaseTo }),
@@ -194,7 +196,7 @@ const declineAll: NameTokenizer = () => undefined;
  */
 export function resolutionBase(target: string, incoming: Grant): string {
   if (incoming.scope !== 'path') return target;
-  const segment = `/~${incoming.token}~${incoming.expires}/`;
+  const segment = `/${incoming.pathSegment?.text ?? `~${incoming.token}~${incoming.expires}`}/`;
   const at = target.indexOf(segment);
   return at === -1 ? target : `${target.slice(0, at)}/${target.slice(at + segment.length)}`;
 }

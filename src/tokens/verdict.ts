@@ -50,6 +50,11 @@ export interface Grant {
    * prefixes (Akamai ACLs, CloudFront policy resources); `prefixes` is then empty.
    */
   readonly patterns?: readonly string[];
+  /**
+   * Scope `path` in a format whose path token is not `~token~expires` after `signedPath`: the raw
+   * segment and the decoded prefix it follows (Bunny: `bcdn_token=…` after `/`).
+   */
+  readonly pathSegment?: { readonly after: string; readonly text: string };
   /** Access rules that tokens minted from this one inherit (see SignTarget.rules). */
   readonly rules?: ReadonlyArray<readonly [string, string]>;
 }
