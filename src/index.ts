@@ -87,6 +87,10 @@ export interface SchemeSignOptions {
   readonly countriesBlocked?: readonly string[];
   /** bunny: token_ignore_params (the URL's other parameters are not signed). */
   readonly ignoreParams?: boolean;
+  /** jwt: extra claims (an object, or its JSON text). */
+  readonly claims?: Readonly<Record<string, unknown>> | string;
+  /** jwt: the kid header naming the signing key. */
+  readonly kid?: string;
 }
 
 /**
@@ -166,6 +170,15 @@ export interface SchemeVerifyOptions {
   readonly keyPairId?: string | readonly string[];
   /** bunny: also accept legacy SHA-256 tokens. */
   readonly legacy?: boolean;
+  /** jwt: public keys (PEM text or JWK objects), each with an optional kid. */
+  readonly publicKeys?: ReadonlyArray<{
+    readonly kid?: string;
+    readonly key: string | Record<string, unknown>;
+  }>;
+  /** jwt: a JWKS document's text. */
+  readonly jwks?: string;
+  /** jwt: seconds of clock skew allowed on exp and nbf (default 5). */
+  readonly leeway?: number;
 }
 
 export interface VerifyFacts {

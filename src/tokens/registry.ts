@@ -4,6 +4,7 @@ import { cloudfrontDefinition } from './cloudfront.js';
 import { peelPathPrefix } from './check.js';
 import type { SchemeDefinition } from './definition.js';
 import { ectokenDefinition } from './ectoken.js';
+import { jwtDefinition } from './jwt.js';
 import { gcoreDefinition } from './gcore.js';
 import { keycdnDefinition } from './keycdn.js';
 import type { SchemeName, TokenScheme } from './scheme.js';
@@ -20,6 +21,7 @@ export const SCHEME_DEFINITIONS = [
   akamaiDefinition,
   cloudfrontDefinition,
   bunnyDefinition,
+  jwtDefinition,
 ] as const;
 
 export const SCHEME_NAMES = SCHEME_DEFINITIONS.map((definition) => definition.name) as SchemeName[];

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createAkamaiScheme } from '../../src/tokens/akamai.js';
 import { createBunnyScheme } from '../../src/tokens/bunny.js';
 import { createCloudfrontScheme } from '../../src/tokens/cloudfront.js';
+import { createJwtScheme } from '../../src/tokens/jwt.js';
 import { SCHEMES } from '../../src/tokens/registry.js';
 import type { TokenScheme } from '../../src/tokens/scheme.js';
 import { signTarget, type SignScope } from '../../src/tokens/sign.js';
@@ -97,6 +98,23 @@ export const RUNS: readonly Run[] = [
     linkRules: [['token_ignore_params', 'true']],
     scopes: { mint: 'file', path: 'path' },
     otherIpReason: 'invalid',
+  },
+  // JWT: a prefix claim for forward, a path claim for mint, an ip claim for the viewer; no leeway,
+  // so that the judge's expiry checks hold to the second.
+  {
+    label: 'jwt HS256, ip claim',
+    scheme: createJwtScheme({ leeway: 0, algorithms: ['HS256'] }),
+    ip: CLIENT_IP,
+    scopes: { mint: 'file' },
+  },
+  {
+    label: 'jwt ES256 (minted per directory)',
+    scheme: createJwtScheme({
+      leeway: 0,
+      publicKeys: [{ key: vectorKey('jwt-p256-1.public.pem') }],
+      privateKey: vectorKey('jwt-p256-1.private.pem'),
+    }),
+    scopes: { mint: 'file' },
   },
 ];
 
