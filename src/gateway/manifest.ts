@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'n
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { isStaticManifest, rewriteManifest, type ManifestKind } from '../manifest/index.js';
 import type { RewriteResult } from '../manifest/types.js';
+import { directoryOf, encodePath } from '../tokens/path.js';
 import { createTokenizer, resolutionBase } from '../tokens/strategy.js';
 import { viewerResponseHeaders } from './headers.js';
 import { redactTarget } from './log.js';
@@ -267,8 +268,46 @@ export function serveManifest(
   const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   headers['content-length'] = length;
   headers['cache-control'] = 'private, no-store';
+  if (config.tokens === 'cookie' && view.tokenVia !== 'cookie') {
+    const cookies = sessionCookies(zone, view, publicOrigin);
+    if (cookies.length > 0) headers['set-cookie'] = cookies;
+  }
   res.writeHead(200, headers);
   res.end(view.head ? undefined : body);
   rt.metrics.request(config.name, 200, 'ok');
   if (!view.head) rt.metrics.bytesOut(config.name, length);
+}
+
+/**
+ * The cookie strategy: the entry manifest's answer hands the viewer a session token for the stream's
+ * directory in cookies (Akamai's hdntl, CloudFront's signed cookies), so nested requests need no token
+ * in their URLs. HttpOnly (page scripts never see it), Path scoped to the directory, Secure and
+ * SameSite=None over TLS (a player page on another site may send it where third-party cookies are
+ * allowed), SameSite=Lax otherwise (RFC 6265bis §5.4.7: None requires Secure).
+ */
+function sessionCookies(zone: ZoneRuntime, view: ViewerRequest, publicOrigin: string): string[] {
+  const { scheme, config } = zone;
+  if (scheme.cookieParams === undefined) return [];
+  const question = view.upstreamTarget.indexOf('?');
+  const path = decodeURIComponent(
+    question === -1 ? view.upstreamTarget : view.upstreamTarget.slice(0, question),
+  );
+  const directory = directoryOf(path);
+  const expires = view.now + config.playlistTtl;
+  const { grant } = view;
+  const token = scheme.sign(
+    {
+      path: directory,
+      expires,
+      ...(grant.ip === undefined ? {} : { ip: grant.ip }),
+      ...(grant.rules === undefined ? {} : { rules: grant.rules }),
+      origin: publicOrigin,
+    },
+    config.keys[0] ?? '',
+  );
+  const secure = publicOrigin.startsWith('https:');
+  const attributes = `Path=${encodePath(directory)}; Max-Age=${config.playlistTtl}; HttpOnly; ${
+    secure ? 'Secure; SameSite=None' : 'SameSite=Lax'
+  }`;
+  return scheme.cookieParams(token, expires).map(([name, value]) => `${name}=${value}; ${attributes}`);
 }

@@ -147,6 +147,7 @@ export function proxyRequest(
     upstreamTarget,
     now,
     started,
+    ...(checked.via === undefined ? {} : { tokenVia: checked.via }),
   };
   const xff = req.headers['x-forwarded-for'];
   const forwardedFor =

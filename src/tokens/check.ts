@@ -30,6 +30,8 @@ export interface CheckedRequest {
   readonly upstreamPath?: string;
   /** The raw query with the token parameters removed: every other pair byte for byte, in order. */
   readonly upstreamQuery: string;
+  /** Where the token was found (the cookie strategy hands out a cookie only to a token that was not one). */
+  readonly via?: 'query' | 'path' | 'cookie' | 'header';
 }
 
 /** A path segment holding an embedded token: `~{token}~{expires}` (SPEC §3; `~` is not base64url). */
@@ -224,5 +226,9 @@ export function checkRequest(target: string, options: CheckOptions): CheckedRequ
   const facts: RequestFacts | undefined = scheme.readsRequestFacts
     ? { ...options.facts, clientAddress: options.clientIp }
     : undefined;
-  return finish(scheme.verify(presented, { path, keys: options.keys, now: options.now, ip, facts }));
+  const verdict = scheme.verify(presented, { path, keys: options.keys, now: options.now, ip, facts });
+  return {
+    ...finish(verdict),
+    via: presented.via ?? (presented.pathTokenDirectory === undefined ? 'query' : 'path'),
+  };
 }
