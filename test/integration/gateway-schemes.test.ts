@@ -70,6 +70,11 @@ describe('Akamai zones at the gateway', () => {
       const token = cookie.slice('hdntl='.length);
       expect((await httpGet(gw.url, '/vod/movie/720p/seg-1.ts', { hdnts: token })).status).toBe(200);
 
+      const metrics = (await httpGet(gw.url, '/_streamgate/metrics')).body.toString();
+      expect(metrics).toContain(
+        'streamgate_zone_info{zone="test",scheme="akamai",tokens="cookie",transports="query,cookie,header"} 1',
+      );
+
       const all = logs.join('\n');
       const hmac = /hmac=([0-9a-f]{64})/.exec(master)![1]!;
       expect(all).toContain('"target"');
