@@ -34,6 +34,8 @@ const SECRET_PARAMS = new Set<string>([
 ]);
 
 const PATH_TOKEN = /\/~[^~/?]*~/g;
+/** First path segments that hold a token (Bunny `/bcdn_token=…&expires=N/`). */
+const PATH_PREFIXES = redactionNames().pathPrefixes.map((prefix) => `/${prefix}`);
 /** A query pair that is a whole token by itself (Edgecast's `/file.mp4?<token>`). */
 const BARE_TOKEN = /^[A-Za-z0-9_\-+/%]{32,}(?:=|%3D){0,2}$/i;
 
@@ -46,7 +48,12 @@ export function redactParam(name: string): void {
 export function redactTarget(target: string): string {
   const question = target.indexOf('?');
   const rawPath = question === -1 ? target : target.slice(0, question);
-  const path = rawPath.includes('/~') ? rawPath.replace(PATH_TOKEN, '/~REDACTED~') : rawPath;
+  let path = rawPath.includes('/~') ? rawPath.replace(PATH_TOKEN, '/~REDACTED~') : rawPath;
+  const prefix = PATH_PREFIXES.find((candidate) => path.startsWith(candidate));
+  if (prefix !== undefined) {
+    const next = path.indexOf('/', 1);
+    path = `${prefix}REDACTED${next === -1 ? '' : path.slice(next)}`;
+  }
   if (question === -1) return path;
   const query = target
     .slice(question + 1)

@@ -164,9 +164,11 @@ export function verifyWith(input: VerifyInput, options: SchemeOptions, now = clo
     throw new SignError('secret', 'verifyRequest needs at least one non-empty secret');
   }
   const plan = definition.prepareVerify(options, { secrets, bindIp: options.bindIp === true });
-  // An absolute URL says how and where it was asked for (formats that sign whole URLs need it).
+  // An absolute URL says how and where it was asked for (CloudFront signs whole URLs). Schemes whose
+  // rules read those facts get them only from the caller, as before.
   const given = options.facts as Omit<RequestFacts, 'clientAddress'> | undefined;
-  const url = /^https?:\/\//i.test(input.url) ? safeUrl(input.url) : undefined;
+  const url =
+    !definition.capabilities.rules && /^https?:\/\//i.test(input.url) ? safeUrl(input.url) : undefined;
   const facts =
     url === undefined
       ? given

@@ -56,6 +56,8 @@ export interface RedactionNames {
   readonly headers: readonly string[];
   /** Patterns of path segments that hold a token (`~token~expires`, Bunny's `bcdn_token=…`). */
   readonly pathPatterns: readonly RegExp[];
+  /** Texts a token-holding first path segment starts with (`bcdn_token=`). */
+  readonly pathPrefixes: readonly string[];
 }
 
 export function redactionNames(): RedactionNames {
@@ -73,6 +75,9 @@ export function redactionNames(): RedactionNames {
     cookies: unique(transports.map((transport) => transport.cookies)),
     headers: unique(transports.map((transport) => transport.headers)),
     pathPatterns: patterns,
+    pathPrefixes: transports.flatMap((transport) =>
+      transport.pathPrefix === undefined ? [] : [transport.pathPrefix],
+    ),
   };
 }
 

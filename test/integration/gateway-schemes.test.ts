@@ -162,12 +162,13 @@ describe('CloudFront zones at the gateway', () => {
 
 describe('Bunny and JWT zones at the gateway', () => {
   it('a Bunny path token (/bcdn_token=…/) opens the subtree in a zone below /vod, and is not sent upstream', async () => {
-    const gw = await startGateway(origin.url, {
-      scheme: 'bunny',
-      secrets: ['bunny-key'],
-      pathPrefix: '/vod',
-      tokens: 'path',
-    });
+    const logs: string[] = [];
+    const gw = await startGateway(
+      origin.url,
+      { scheme: 'bunny', secrets: ['bunny-key'], pathPrefix: '/vod', tokens: 'path' },
+      {},
+      logs,
+    );
     try {
       const url = signUrl('/vod/movie/master.m3u8', {
         scheme: 'bunny',
@@ -183,6 +184,10 @@ describe('Bunny and JWT zones at the gateway', () => {
       expect((await httpGet(gw.url, url.replace('/vod/movie/master.m3u8', '/vod/other/a.ts'))).status).toBe(
         403,
       );
+      // The token in the path is no more logged than one in the query.
+      const token = /HS256-[A-Za-z0-9_-]+/.exec(url)![0];
+      expect(logs.join('\n')).toContain('/bcdn_token=REDACTED/vod/other/a.ts');
+      expect(logs.join('\n')).not.toContain(token);
     } finally {
       await gw.close();
     }
