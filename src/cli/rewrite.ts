@@ -98,7 +98,11 @@ export function runRewrite(argv: string[], io: Io): number {
     now,
     bindIp: values.ip !== undefined && scheme.pathTokens,
     clientIp: values.ip,
-    facts: { proto: manifestUrl.protocol === 'https:' ? 'https' : 'http', host: manifestUrl.hostname },
+    facts: {
+      proto: manifestUrl.protocol === 'https:' ? 'https' : 'http',
+      host: manifestUrl.hostname,
+      authority: manifestUrl.host,
+    },
   });
   if (!verdict.ok) {
     io.err(
