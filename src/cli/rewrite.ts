@@ -16,11 +16,12 @@ import {
   parseUnixTime,
   readSecrets,
   requireScheme,
+  SCHEME_CHOICES,
   UsageError,
   type Io,
 } from './usage.js';
 
-export const REWRITE_HELP = `Usage: streamgate rewrite FILE --url URL --scheme keycdn|gcore|ectoken --secret KEY
+export const REWRITE_HELP = `Usage: streamgate rewrite FILE --url URL --scheme ${SCHEME_CHOICES} --secret KEY
                           [--tokens forward|mint|path] [--ip ADDR] [--now UNIX]
                           [--playlist-ttl S] [--segment-ttl S] [--origin URL]
                           [--forward-uncovered leave|path|mint]
@@ -112,7 +113,11 @@ export function runRewrite(argv: string[], io: Io): number {
     now,
     bindIp: values.ip !== undefined && scheme.pathTokens,
     clientIp: values.ip,
-    facts: { proto: manifestUrl.protocol === 'https:' ? 'https' : 'http', host: manifestUrl.hostname },
+    facts: {
+      proto: manifestUrl.protocol === 'https:' ? 'https' : 'http',
+      host: manifestUrl.hostname,
+      authority: manifestUrl.host,
+    },
   });
   const { verdict } = checked;
   if (!verdict.ok) {

@@ -3,11 +3,13 @@ import type { DestinationStream } from 'pino';
 import { loadConfig, parseWorkers, type Config, type ConfigOverrides } from '../config/index.js';
 import { createGateway, type Gateway, type GatewayOptions, type ListeningGateway } from '../gateway/index.js';
 import { runPrimary } from './cluster.js';
-import { asUsage, KEY_OPTIONS, parseSeconds, UsageError, type Io } from './usage.js';
+import { SCHEME_NAMES } from '../tokens/registry.js';
+import { TOKEN_STRATEGIES } from '../config/index.js';
+import { asUsage, KEY_OPTIONS, parseSeconds, SCHEME_CHOICES, UsageError, type Io } from './usage.js';
 
 export const SERVE_HELP = `Usage: streamgate serve [--config FILE] [--host 127.0.0.1] [--port 8080]
-                       [--origin URL] [--scheme keycdn|gcore|ectoken] [--secret KEY]... [--secret-file FILE]...
-                       [--tokens forward|mint|path] [--bind-ip] [--playlist-ttl S] [--segment-ttl S]
+                       [--origin URL] [--scheme ${SCHEME_CHOICES}] [--secret KEY]... [--secret-file FILE]...
+                       [--tokens ${TOKEN_STRATEGIES.join('|')}] [--bind-ip] [--playlist-ttl S] [--segment-ttl S]
                        [--workers N|auto] [--admin-port N] [--log-level LEVEL] [--check]
 
 Runs the gateway: every request is checked (token, path) before the origin is contacted; manifests are
@@ -17,10 +19,11 @@ rewritten so that nested requests carry valid tokens.
                       also STREAMGATE_CONFIG
   --host, --port      address to listen on (default 127.0.0.1:8080; STREAMGATE_HOST, STREAMGATE_PORT)
   --origin URL        the origin, e.g. http://127.0.0.1:8081 (a one-zone setup without a file)
-  --scheme S          token format: keycdn, gcore or ectoken (ectoken settings: see the config file)
+  --scheme S          token format: ${SCHEME_NAMES.join(', ')} (scheme settings: see the config file)
   --secret KEY        accepted key, repeatable; the first signs minted tokens
   --secret-file FILE  keys, one per line (or STREAMGATE_SECRET for a single key)
-  --tokens S          how manifest URIs get tokens: mint (default), forward or path
+  --tokens S          how manifest URIs get tokens: mint (default), forward, path, or cookie (the entry
+                      manifest sets a directory cookie; schemes whose tokens travel in cookies)
   --bind-ip           tokens are bound to the viewer's IP (gcore)
   --playlist-ttl S    lifetime of minted playlist tokens (default 14400)
   --segment-ttl S     lifetime of minted segment tokens (default 60)
@@ -142,10 +145,10 @@ export function configFromFlags(values: ServeValues, io: Io): Config {
       'silent',
     ]),
     origin: values.origin,
-    scheme: oneOf('--scheme', values.scheme, ['keycdn', 'gcore', 'ectoken']),
+    scheme: oneOf('--scheme', values.scheme, SCHEME_NAMES),
     secrets: values.secret,
     secretFiles: values['secret-file'],
-    tokens: oneOf('--tokens', values.tokens, ['forward', 'mint', 'path']),
+    tokens: oneOf('--tokens', values.tokens, TOKEN_STRATEGIES),
     bindIp: values['bind-ip'],
     playlistTtl: parseSeconds('--playlist-ttl', values['playlist-ttl']),
     segmentTtl: parseSeconds('--segment-ttl', values['segment-ttl']),

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import YAML from 'yaml';
 import type { ForwardUncovered, TokenStrategy } from '../tokens/strategy.js';
-import { ectoken } from '../tokens/ectoken.js';
+import { definitionByName } from '../tokens/registry.js';
 import type { SchemeName } from '../tokens/scheme.js';
 import { formatIssues, formatPath } from './problems.js';
 import {
@@ -52,6 +52,11 @@ export interface ZoneConfig {
   readonly dashLocation: boolean;
   /** ectoken zones: the token's query parameter and whether ec_url_allow ignores case. */
   readonly ectoken?: { readonly param: string; readonly ignoreUrlCase: boolean };
+  /**
+   * The zone's block for its scheme (`ectoken`, `akamai`, …) with defaults applied and the files it
+   * names read: what the scheme's module builds the zone's TokenScheme from.
+   */
+  readonly schemeOptions?: unknown;
   /** Lower-case names of extra request headers sent to the origin. */
   readonly forwardHeaders: readonly string[];
 }
@@ -169,11 +174,19 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
     if ('problem' in read) problems.push(`zones[${index}].secretFile: ${read.problem}`);
     else keys = read.keys;
   }
-  if (zone.scheme === 'ectoken') {
-    const problem = keys.map((key) => ectoken.keyProblem?.(key)).find((found) => found !== undefined);
-    if (problem !== undefined) {
-      problems.push(`zones[${index}]: ${problem}, e.g. made with openssl rand -hex 32`);
-    }
+  const definition = definitionByName(zone.scheme);
+  const keyProblem = definition?.keyProblem;
+  if (keyProblem !== undefined) {
+    const problem = keys.map((key) => keyProblem(key)).find((found) => found !== undefined);
+    if (problem !== undefined) problems.push(`zones[${index}]: ${problem}`);
+  }
+  // The block with its defaults, even when the zone did not write one (ectoken: param token).
+  const block = definition?.zoneOptions?.parse(zone[zone.scheme] ?? {});
+  let schemeOptions: unknown = block;
+  if (definition?.resolveZone !== undefined) {
+    const resolved = definition.resolveZone(block, { keys, baseDir });
+    if (resolved.ok) schemeOptions = resolved.options;
+    else problems.push(...resolved.problems.map((problem) => `zones[${index}].${zone.scheme}: ${problem}`));
   }
   const status = Object.fromEntries(
     TOKEN_DENIALS.map((reason) => [reason, zone.denial.status[reason] ?? (reason === 'expired' ? 410 : 403)]),
@@ -184,7 +197,7 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
     ...(zone.host === undefined ? {} : { host: zone.host.replace(/\.$/, '') }),
     origin: new URL(zone.origin).origin,
     ...(zone.publicOrigin === undefined ? {} : { publicOrigin: new URL(zone.publicOrigin).origin }),
-    scheme: zone.scheme as SchemeName,
+    scheme: zone.scheme,
     keys,
     tokens: zone.tokens,
     bindIp: zone.bindIp,
@@ -202,13 +215,9 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
     dashSessionRedirect: zone.dashSessionRedirect,
     dashLocation: zone.dashLocation,
     ...(zone.scheme === 'ectoken'
-      ? {
-          ectoken: {
-            param: zone.ectoken?.param ?? 'token',
-            ignoreUrlCase: zone.ectoken?.ignoreUrlCase ?? false,
-          },
-        }
+      ? { ectoken: block as { readonly param: string; readonly ignoreUrlCase: boolean } }
       : {}),
+    ...(schemeOptions === undefined ? {} : { schemeOptions }),
     forwardHeaders: [...new Set(zone.forwardHeaders.map((name) => name.toLowerCase()))],
   };
   return { zone: resolved, problems };
@@ -224,7 +233,7 @@ function crossZoneProblems(raw: unknown): string[] {
   zones.forEach((candidate, index) => {
     const parsed = zoneSchema.safeParse(candidate);
     if (!parsed.success) return;
-    const zone = parsed.data;
+    const zone = parsed.data as ParsedZone;
     const sameName = names.get(zone.name);
     if (sameName !== undefined) {
       problems.push(`zones[${index}].name: "${zone.name}" is already the name of zones[${sameName}]`);
@@ -272,7 +281,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Con
 
   const env = options.env ?? process.env;
   const zones = parsed.data.zones.map((zone, index) => {
-    const resolved = resolveZone(zone, index, env, options.baseDir ?? process.cwd());
+    const resolved = resolveZone(zone as ParsedZone, index, env, options.baseDir ?? process.cwd());
     problems.push(...resolved.problems);
     return resolved.zone;
   });

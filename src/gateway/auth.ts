@@ -137,6 +137,11 @@ function refuseToken(
   refuse(rt, res, id, zone, status[denial.reason], denial.reason, denial.detail, target);
 }
 
+function headerText(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
 export function answerAuth(
   rt: GatewayRuntime,
   router: ZoneRouter<ZoneRuntime>,
@@ -220,10 +225,15 @@ export function answerAuth(
             referer: req.headers.referer,
             proto: forwardedProto === 'https' ? ('https' as const) : ('http' as const),
             host: host.hostname,
+            authority: host.authority,
             country: () => rt.geo.country(clientIp, req.headers, true),
           },
         }
       : {}),
+    // nginx's auth_request subrequest, ForwardAuth and ext_authz carry the original request's headers:
+    // a token in a cookie or a header is read as the proxy path reads it.
+    ...(zone.scheme.transports.cookies.length > 0 ? { cookies: headerText(req, 'cookie') } : {}),
+    ...(zone.scheme.transports.headers.length > 0 ? { header: (name: string) => headerText(req, name) } : {}),
   });
   const verdict = checked.verdict;
   if (!verdict.ok) {

@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { Gauge } from 'prom-client';
 import type { DestinationStream } from 'pino';
 import {
   AddressSet,
@@ -123,7 +124,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
   };
   registerManifestMemoryMetrics(metrics.registry, rt.manifestMemory);
   const zones: ZoneRuntime[] = config.zones.map((zone) => {
-    const scheme = schemeForZone(zone.scheme, zone.ectoken);
+    const scheme = schemeForZone(zone.scheme, zone.schemeOptions);
     redactParam(scheme.params.token);
     return {
       config: zone,
@@ -132,6 +133,32 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
       shareManifests: zone.cache.livePlaylists && zone.forwardHeaders.length === 0,
     };
   });
+  // Which scheme, strategy and token transports each zone runs: labels read from the scheme's module.
+  const info = new Gauge({
+    name: 'streamgate_zone_info',
+    help: 'One series per zone: its token scheme, strategy and where tokens travel',
+    labelNames: ['zone', 'scheme', 'tokens', 'transports'],
+    registers: [metrics.registry],
+    aggregator: 'first',
+  });
+  for (const zone of zones) {
+    const { transports } = zone.scheme;
+    const where = [
+      transports.query.length > 0 || transports.bareQuery ? 'query' : '',
+      transports.pathSegment || transports.pathPrefix !== undefined ? 'path' : '',
+      transports.cookies.length > 0 ? 'cookie' : '',
+      transports.headers.length > 0 ? 'header' : '',
+    ].filter(Boolean);
+    info.set(
+      {
+        zone: zone.config.name,
+        scheme: zone.scheme.name,
+        tokens: zone.config.tokens,
+        transports: where.join(','),
+      },
+      1,
+    );
+  }
   const router = new ZoneRouter(zones);
   let closing = false;
 

@@ -9,6 +9,7 @@ import {
   type ManifestKind,
 } from '../manifest/index.js';
 import { DEFAULT_MANIFEST_LIMITS, type LimitExceeded, type ManifestLimits } from '../manifest/limits.js';
+import { directoryOf, encodePath } from '../tokens/path.js';
 import { createTokenizer, resolutionBase } from '../tokens/strategy.js';
 import { countAnswer, noteBytes } from './access.js';
 import { refuseOverBudget } from './body-budget.js';
@@ -165,7 +166,7 @@ function rewriteJob(
     context: {
       strategy: config.tokens,
       scheme: config.scheme,
-      ectoken: config.ectoken,
+      schemeOptions: config.schemeOptions,
       signingKey: config.keys[0] ?? '',
       incoming: view.grant,
       now: view.now,
@@ -190,7 +191,7 @@ function rewriteJob(
 
 /** A rewrite on the event loop: for manifests short enough that a thread would cost more. */
 function rewriteInline(zone: ZoneRuntime, job: RewriteJob): RewriteOutcome & { text?: string } {
-  const { scheme: _name, ectoken: _options, ...context } = job.context;
+  const { scheme: _name, schemeOptions: _options, ...context } = job.context;
   const tokenize = createTokenizer({ ...context, scheme: zone.scheme });
   const result = rewriteManifest(job.kind, job.text, {
     manifestUrl: new URL(job.manifestUrl),
@@ -375,6 +376,10 @@ function sendManifest(
   const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   headers['content-length'] = length;
   headers['cache-control'] = 'private, no-store';
+  if (config.tokens === 'cookie' && view.tokenVia !== 'cookie') {
+    const cookies = sessionCookies(zone, view, config.publicOrigin ?? view.publicOrigin);
+    if (cookies.length > 0) headers['set-cookie'] = cookies;
+  }
   res.writeHead(200, headers);
   res.end(view.head ? undefined : body);
   countAnswer(rt.metrics, res, config.name, 200, 'ok');
@@ -382,4 +387,38 @@ function sendManifest(
     rt.metrics.bytesOut(config.name, length);
     noteBytes(res, length);
   }
+}
+
+/**
+ * The cookie strategy: the entry manifest's answer hands the viewer a session token for the stream's
+ * directory in cookies (Akamai's hdntl, CloudFront's signed cookies), so nested requests need no token
+ * in their URLs. HttpOnly (page scripts never see it), Path scoped to the directory, Secure and
+ * SameSite=None over TLS (a player page on another site may send it where third-party cookies are
+ * allowed), SameSite=Lax otherwise (RFC 6265bis §5.4.7: None requires Secure).
+ */
+function sessionCookies(zone: ZoneRuntime, view: ViewerRequest, publicOrigin: string): string[] {
+  const { scheme, config } = zone;
+  if (scheme.cookieParams === undefined) return [];
+  const question = view.upstreamTarget.indexOf('?');
+  const path = decodeURIComponent(
+    question === -1 ? view.upstreamTarget : view.upstreamTarget.slice(0, question),
+  );
+  const directory = directoryOf(path);
+  const expires = view.now + config.playlistTtl;
+  const { grant } = view;
+  const token = scheme.sign(
+    {
+      path: directory,
+      expires,
+      ...(grant.ip === undefined ? {} : { ip: grant.ip }),
+      ...(grant.rules === undefined ? {} : { rules: grant.rules }),
+      origin: publicOrigin,
+    },
+    config.keys[0] ?? '',
+  );
+  const secure = publicOrigin.startsWith('https:');
+  const attributes = `Path=${encodePath(directory)}; Max-Age=${config.playlistTtl}; HttpOnly; ${
+    secure ? 'Secure; SameSite=None' : 'SameSite=Lax'
+  }`;
+  return scheme.cookieParams(token, expires).map(([name, value]) => `${name}=${value}; ${attributes}`);
 }

@@ -19,6 +19,12 @@ import {
 import { redirectToSession } from './session.js';
 import { chooseZone, type ZoneRouter } from './zones.js';
 
+/** A request header's single value; a repeated one is no usable token. */
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
 const isTls = (req: IncomingMessage): boolean => (req.socket as { encrypted?: boolean }).encrypted === true;
 
 /** LL-HLS blocking reloads (RFC 8216bis §6.2.5.2): held by the origin, never answered from a cache. */
@@ -74,6 +80,7 @@ export function proxyRequest(
   const now = Math.floor(Date.now() / 1000);
   const forwardedProto = client.viaTrustedProxy ? req.headers['x-forwarded-proto'] : undefined;
   const proto = forwardedProto === 'https' || (forwardedProto === undefined && isTls(req)) ? 'https' : 'http';
+  const { transports } = zone.scheme;
   const checked = checkRequest(target, {
     scheme: zone.scheme,
     keys: config.keys,
@@ -86,10 +93,13 @@ export function proxyRequest(
             referer: req.headers.referer,
             proto,
             host: host.hostname,
+            authority: host.authority,
             country: () => rt.geo.country(client.ip, req.headers, client.viaTrustedProxy),
           },
         }
       : {}),
+    ...(transports.cookies.length > 0 ? { cookies: req.headers.cookie } : {}),
+    ...(transports.headers.length > 0 ? { header: (name: string) => headerValue(req, name) } : {}),
   });
   const verdict = checked.verdict;
   if (!verdict.ok) {
@@ -115,6 +125,7 @@ export function proxyRequest(
     upstreamTarget,
     now,
     started,
+    ...(checked.via === undefined ? {} : { tokenVia: checked.via }),
   };
   const xff = req.headers['x-forwarded-for'];
   const forwardedFor =

@@ -4,7 +4,6 @@ import type { ManifestKind } from '../manifest/index.js';
 import type { DashRewriteOptions } from '../manifest/dash/index.js';
 import type { LimitExceeded, ManifestLimits } from '../manifest/limits.js';
 import type { SkippedUri } from '../manifest/types.js';
-import type { EctokenOptions } from '../tokens/ectoken.js';
 import type { SchemeName } from '../tokens/scheme.js';
 import type { StrategyContext } from '../tokens/strategy.js';
 
@@ -22,7 +21,8 @@ export interface RewriteJob {
   readonly manifestUrl: string;
   readonly context: Omit<StrategyContext, 'scheme'> & {
     readonly scheme: SchemeName;
-    readonly ectoken: EctokenOptions | undefined;
+    /** The zone's resolved scheme settings (plain data: PEM text, JWKs), as ZoneConfig.schemeOptions. */
+    readonly schemeOptions: unknown;
   };
   readonly urlParam: DashRewriteOptions['urlParam'];
   /** DASH: the Location a dynamic MPD without one gets (DashRewriteOptions.insertLocation). */

@@ -10,8 +10,8 @@ import { schemeForZone } from '../tokens/registry.js';
 import type { RewriteJob, RewriteOutcome } from './rewrite-pool.js';
 
 export default function rewriteJob(job: RewriteJob): RewriteOutcome {
-  const { scheme, ectoken, ...context } = job.context;
-  const tokenize = createTokenizer({ ...context, scheme: schemeForZone(scheme, ectoken) });
+  const { scheme, schemeOptions, ...context } = job.context;
+  const tokenize = createTokenizer({ ...context, scheme: schemeForZone(scheme, schemeOptions) });
   const result = rewriteManifest(job.kind, job.text, {
     manifestUrl: new URL(job.manifestUrl),
     tokenize,

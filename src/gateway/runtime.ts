@@ -51,6 +51,8 @@ export interface ViewerRequest {
   readonly upstreamTarget: string;
   /** Unix seconds at which the token was checked. */
   readonly now: number;
+  /** Where the viewer's token came from: a cookie zone hands its cookie to a token that was not one. */
+  readonly tokenVia?: 'query' | 'path' | 'cookie' | 'header';
   /** performance.now() when the request arrived. */
   readonly started: number;
 }

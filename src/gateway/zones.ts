@@ -1,4 +1,5 @@
 import type { ZoneConfig } from '../config/index.js';
+import { withoutPrefixSegment } from '../tokens/registry.js';
 import { canonicalRequestPath } from '../tokens/path.js';
 import type { TokenScheme } from '../tokens/scheme.js';
 import type { Denial } from '../tokens/verdict.js';
@@ -57,7 +58,10 @@ export function chooseZone<Z extends { readonly config: ZoneConfig; readonly sch
 ): Z | Denial | undefined {
   if (router.catchAll !== undefined) return router.catchAll;
   const question = target.indexOf('?');
-  const canonical = canonicalRequestPath(question === -1 ? target : target.slice(0, question));
+  // A token-holding first segment (Bunny's `/bcdn_token=…/`) is no part of the path a zone answers.
+  const canonical = canonicalRequestPath(
+    withoutPrefixSegment(question === -1 ? target : target.slice(0, question)),
+  );
   if (!canonical.ok) return canonical;
   const zone = router.match(hostname, withoutPathTokens(canonical.path));
   // A zone whose tokens never travel in the path (ectoken) must be chosen by the path as it is.

@@ -4,8 +4,11 @@ import { ownPathGrant, templatedDirectoryPrefix } from './path-form.js';
 import type { SignTarget, TokenScheme } from './scheme.js';
 import type { Grant } from './verdict.js';
 
-/** How nested URIs in a manifest get their tokens (SPEC §4). */
-export type TokenStrategy = 'forward' | 'mint' | 'path';
+/**
+ * How nested URIs in a manifest get their tokens (SPEC §4). `cookie`: none — the entry manifest's
+ * response sets a directory-scoped cookie holding a token, which the player sends back.
+ */
+export type TokenStrategy = 'forward' | 'mint' | 'path' | 'cookie';
 
 /**
  * What `forward` does with a URI on the gateway that the viewer's token does not open (a rendition in
@@ -152,22 +155,32 @@ export function createTokenizer(context: StrategyContext): StrategyTokenizer {
       scheme.pathTokens && (templated !== undefined || target?.preferPathToken === true)
         ? (templated ?? directoryOf(path))
         : undefined;
-    const signed = pathForm ?? templated ?? path;
+    // Costly signatures (RSA) are made once per directory and expiry, and opened to the whole directory.
+    const perDirectory = scheme.mintPerDirectory === true && pathForm === undefined;
+    let signed = pathForm ?? templated ?? path;
+    if (perDirectory) {
+      signed = directoryOf(signed);
+      const memo = mintedByDirectory.get(`${expires} ${signed}`);
+      if (memo !== undefined) return rebaseTo === undefined ? memo : { ...memo, rebaseTo };
+    }
     // Minted tokens keep the viewer's restrictions (ectoken: IP, country, referrer, protocol, host).
     const signTarget: SignTarget =
       incoming.rules === undefined
-        ? { path: signed, expires, ip: incoming.ip }
-        : { path: signed, expires, ip: incoming.ip, rules: incoming.rules };
+        ? { path: signed, expires, ip: incoming.ip, origin: context.publicOrigin }
+        : { path: signed, expires, ip: incoming.ip, rules: incoming.rules, origin: context.publicOrigin };
     const token = scheme.sign(signTarget, context.signingKey);
     // A token the verifier would refuse (an ectoken over 512 characters: a very long path) is not handed out.
     if (token.length > scheme.maxTokenLength) return undefined;
     if (pathForm !== undefined && target !== undefined) {
       return ownPathGrant(pathForm, token, expires, target.pathname, rebaseTo);
     }
+    if (perDirectory) mintedByDirectory.set(`${expires} ${signed}`, tokenGrant(scheme, token, expires));
     return tokenGrant(scheme, token, expires, rebaseTo);
   };
+  const mintedByDirectory = new Map<string, TokenGrant>();
 
   const tokenizer = ((target: UriTarget): TokenGrant | undefined => {
+    if (context.strategy === 'cookie') return undefined;
     const origin = target.origin;
     let rebaseTo: string | undefined;
     if (origin !== context.publicOrigin) {
@@ -190,14 +203,16 @@ export function createTokenizer(context: StrategyContext): StrategyTokenizer {
     if (incoming.scope === 'path' || context.strategy === 'path') {
       if (incoming.scope !== 'path') return undefined;
       // Relative URIs that stay below the manifest's directory inherit the token and are left alone
-      // (applyGrant); the rest get the segment inserted after the signed directory.
+      // (applyGrant); the rest get the segment inserted after the signed directory (or where the
+      // format puts it: Bunny's first segment).
       const directory = incoming.signedPath;
-      const segment = `~${incoming.token}~${incoming.expires}`;
-      if (path.startsWith(`${directory}${segment}/`)) return undefined;
+      const after = incoming.pathSegment?.after ?? directory;
+      const segment = incoming.pathSegment?.text ?? `~${incoming.token}~${incoming.expires}`;
+      if (path.startsWith(`${after}${segment}/`)) return undefined;
       if (!path.startsWith(directory)) return undefined;
       return {
         kind: 'path',
-        afterPath: directory,
+        afterPath: after,
         segment,
         resolvedPath: target.pathname,
         ...(rebaseTo === undefined ? {} : { rebaseTo }),
@@ -214,6 +229,7 @@ export function createTokenizer(context: StrategyContext): StrategyTokenizer {
    * when the directory does and the whole stays within the length limit.
    */
   tokenizer.forDirectory = (origin: string, directoryPath: string): NameTokenizer | undefined => {
+    if (context.strategy === 'cookie') return declineAll;
     if (incoming.scope === 'path' || context.strategy === 'path') return undefined;
     let rebaseTo: string | undefined;
     if (origin !== context.publicOrigin) {
@@ -254,7 +270,7 @@ const declineAll: NameTokenizer = () => undefined;
  */
 export function resolutionBase(target: string, incoming: Grant): string {
   if (incoming.scope !== 'path') return target;
-  const segment = `/~${incoming.token}~${incoming.expires}/`;
+  const segment = `/${incoming.pathSegment?.text ?? `~${incoming.token}~${incoming.expires}`}/`;
   const at = target.indexOf(segment);
   return at === -1 ? target : `${target.slice(0, at)}/${target.slice(at + segment.length)}`;
 }

@@ -57,7 +57,7 @@ export class SizeFuzzer {
       context: {
         strategy: 'mint',
         scheme: 'gcore',
-        ectoken: undefined,
+        schemeOptions: undefined,
         signingKey: 'fuzz-secret',
         incoming: GRANT,
         now: 1_700_000_000,
