@@ -176,12 +176,17 @@ function rewriteJob(
       publicOrigin,
       upstreamOrigin: config.origin,
       forwardUncovered: config.forwardUncovered,
+      ...(view.tokenVia === undefined ? {} : { incomingVia: view.tokenVia }),
     },
     // Its own URL without the viewer's token: the Location a dynamic MPD without one gets.
     insertLocation:
       manifest.kind === 'dash' && config.dashLocation ? publicOrigin + view.upstreamTarget : undefined,
     urlParam:
-      config.dashUrlParams && config.tokens === 'forward' && view.grant.scope !== 'path'
+      config.dashUrlParams &&
+      config.tokens === 'forward' &&
+      view.grant.scope !== 'path' &&
+      view.tokenVia !== 'cookie' &&
+      view.tokenVia !== 'header'
         ? { params: zone.scheme.queryParams(view.grant.token, view.grant.expires) }
         : undefined,
     limits,

@@ -50,7 +50,10 @@ export interface UriTarget {
   readonly preferPathToken?: boolean;
 }
 
-/** A query-string grant: these parameters are appended (replacing any of the same names already there). */
+/**
+ * A query-string grant: these parameters are appended (replacing any of the same names already there).
+ * With no parameters it only moves an absolute URI to `rebaseTo` (a token that travels beside URLs).
+ */
 export interface QueryGrant {
   readonly kind: 'query';
   /** Names and values, already percent-encoded as they must appear in the URI. */

@@ -54,6 +54,8 @@ function withQueryGrant(
   params: ReadonlyArray<readonly [string, string]>,
   syntax: SpliceSyntax,
 ): string {
+  // A grant without parameters only moves the URI (QueryGrant.rebaseTo): its query stays as it was.
+  if (params.length === 0) return query === undefined ? beforeQuery : `${beforeQuery}?${query}`;
   const granted = new Set(params.map(([name]) => name));
   // Keep every other pair byte for byte and in order; a token already there is replaced, never doubled.
   const kept =

@@ -46,6 +46,12 @@ export interface StrategyContext {
   readonly upstreamOrigin?: string;
   /** forward only; default `leave`. */
   readonly forwardUncovered?: ForwardUncovered;
+  /**
+   * Where the viewer's token came: a token from a cookie or a request header comes again with every
+   * nested request, so `forward` does not copy it into URLs (where page scripts, players' logs and
+   * Referer headers would see a credential its transport keeps out of them).
+   */
+  readonly incomingVia?: 'query' | 'path' | 'cookie' | 'header';
 }
 
 /** A tokenizer that also tells what forward could not cover, for one warning per manifest. */
@@ -178,15 +184,21 @@ export function createTokenizer(context: StrategyContext): StrategyTokenizer {
     return tokenGrant(scheme, token, expires, rebaseTo);
   };
   const mintedByDirectory = new Map<string, TokenGrant>();
+  const ambient =
+    context.strategy === 'cookie' ||
+    (context.strategy === 'forward' &&
+      (context.incomingVia === 'cookie' || context.incomingVia === 'header'));
 
   const tokenizer = ((target: UriTarget): TokenGrant | undefined => {
-    if (context.strategy === 'cookie') return undefined;
     const origin = target.origin;
     let rebaseTo: string | undefined;
     if (origin !== context.publicOrigin) {
       if (upstream === undefined || origin !== upstream) return undefined;
       rebaseTo = context.publicOrigin;
     }
+    // The token travels beside the URL (cookie strategy, or a cookie or header token copied by
+    // forward): URIs get none, but one naming the upstream origin is still pointed at the gateway.
+    if (ambient) return rebaseTo === undefined ? undefined : { kind: 'query', params: [], rebaseTo };
     // Templates and LL-HLS hints name files that do not exist yet: their directory is what counts
     // (taken before decoding: a template's file name, `$Number%05d$`, is no path a request will have).
     const rawPath = target.wildcard ? directoryOf(target.pathname) : target.pathname;
@@ -229,7 +241,7 @@ export function createTokenizer(context: StrategyContext): StrategyTokenizer {
    * when the directory does and the whole stays within the length limit.
    */
   tokenizer.forDirectory = (origin: string, directoryPath: string): NameTokenizer | undefined => {
-    if (context.strategy === 'cookie') return declineAll;
+    if (ambient) return origin === context.publicOrigin ? declineAll : undefined;
     if (incoming.scope === 'path' || context.strategy === 'path') return undefined;
     let rebaseTo: string | undefined;
     if (origin !== context.publicOrigin) {
