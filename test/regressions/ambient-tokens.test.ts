@@ -62,7 +62,8 @@ describe('tokens that travel beside the URL', () => {
       expect(viaQuery.status).toBe(200);
       expect(viaQuery.body.toString()).toContain('720p/index.m3u8?__token__=');
 
-      for (const headers of [{ cookie: `__token__=${token}` }, { __token__: token }]) {
+      const transports: Record<string, string>[] = [{ cookie: `__token__=${token}` }, { __token__: token }];
+      for (const headers of transports) {
         const res = await httpGet(gw.url, '/vod/movie/master.m3u8', headers);
         expect(res.status, JSON.stringify(Object.keys(headers))).toBe(200);
         const body = res.body.toString();
