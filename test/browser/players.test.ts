@@ -156,33 +156,39 @@ describe.skipIf(status === 'missing')(
         for (const id of ids) {
           const stream = STREAMS[id]!;
           for (const player of PLAYERS) {
-            it(`${player} plays ${stream.id} ≥ ${SECONDS} s, every request 200/206 with a token`, async () => {
-              await slot(async () => {
-                const gateway = gateways.get(zone)!;
-                const { page: tab, seen } = await play(
-                  browser,
-                  page.url,
-                  player,
-                  link(zone, stream.path),
-                  stream.type,
-                  SECONDS,
-                  45_000,
-                );
-                try {
-                  expect(await playerErrors(tab)).toEqual([]);
-                  expectCleanNetwork(seen, gateway.url, page.url, stream.media);
-                  if (stream.also) {
-                    const also = stream.also;
-                    expect(
-                      seen.some((s) => also.test(new URL(s.url).pathname) && s.status === 200),
-                      `${also} fetched`,
-                    ).toBe(true);
+            // One retry: a page starved of CPU on a loaded two-core machine can stall between segments
+            // with every request answered; a real failure (a 403, a player error) fails both runs.
+            it(
+              `${player} plays ${stream.id} ≥ ${SECONDS} s, every request 200/206 with a token`,
+              { retry: 1, timeout: 120_000 },
+              async () => {
+                await slot(async () => {
+                  const gateway = gateways.get(zone)!;
+                  const { page: tab, seen } = await play(
+                    browser,
+                    page.url,
+                    player,
+                    link(zone, stream.path),
+                    stream.type,
+                    SECONDS,
+                    45_000,
+                  );
+                  try {
+                    expect(await playerErrors(tab)).toEqual([]);
+                    expectCleanNetwork(seen, gateway.url, page.url, stream.media);
+                    if (stream.also) {
+                      const also = stream.also;
+                      expect(
+                        seen.some((s) => also.test(new URL(s.url).pathname) && s.status === 200),
+                        `${also} fetched`,
+                      ).toBe(true);
+                    }
+                  } finally {
+                    await tab.close();
                   }
-                } finally {
-                  await tab.close();
-                }
-              });
-            }, 120_000);
+                });
+              },
+            );
           }
         }
       });

@@ -60,7 +60,7 @@ const gstreamer = (url: string): Promise<Run> =>
       'audio-sink=fakesink sync=false',
       'text-sink=fakesink sync=false',
     ],
-    90_000,
+    60_000,
   );
 
 /**
@@ -129,20 +129,30 @@ describe.skipIf(missing.length > 0 && !process.env.CI)(
     const players = { gstreamer, ffmpeg } as const;
     for (const [name, player] of Object.entries(players)) {
       for (const stream of STREAMS) {
-        it(`${name} plays ${stream.id}: exit 0, every request in the gateway log answered 200/206, none denied`, async () => {
-          const from = gateway.logs.length;
-          const url = `${gateway.url}${signUrl(stream.path, { scheme: 'gcore', secret: SECRET, ttl: 60 })}`;
-          const run = await player(url);
-          expect(run.code, run.output).toBe(0);
-          const lines = gateway.logs.slice(from);
-          const requests = lines.filter((l) => isProxied(l) || isDenied(l));
-          expect(lines.filter((l) => isDenied(l))).toEqual([]);
-          for (const request of requests)
-            expect([200, 206], String(request.target)).toContain(request.status);
-          const media = requests.filter((l) => stream.media.test(String(l.target).split('?')[0] ?? ''));
-          expect(media.length, 'media requests through the gateway').toBeGreaterThan(1);
-          expect(lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
-        }, 120_000);
+        // One retry: a player process starved on a loaded two-core machine once hung past its timeout
+        // with every request answered; a real failure fails both runs.
+        it(
+          `${name} plays ${stream.id}: exit 0, every request in the gateway log answered 200/206, none denied`,
+          { retry: 1, timeout: 120_000 },
+          async () => {
+            const from = gateway.logs.length;
+            const url = `${gateway.url}${signUrl(stream.path, { scheme: 'gcore', secret: SECRET, ttl: 60 })}`;
+            const run = await player(url);
+            const answered = gateway.logs
+              .slice(from)
+              .filter((l) => l.msg === 'access')
+              .map((l) => `${String(l.status)} ${String(l.target)} ${String(l.ms)} ms`);
+            expect(run.code, `${run.output}\ngateway answered:\n${answered.join('\n')}`).toBe(0);
+            const lines = gateway.logs.slice(from);
+            const requests = lines.filter((l) => isProxied(l) || isDenied(l));
+            expect(lines.filter((l) => isDenied(l))).toEqual([]);
+            for (const request of requests)
+              expect([200, 206], String(request.target)).toContain(request.status);
+            const media = requests.filter((l) => stream.media.test(String(l.target).split('?')[0] ?? ''));
+            expect(media.length, 'media requests through the gateway').toBeGreaterThan(1);
+            expect(lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+          },
+        );
       }
     }
   },
