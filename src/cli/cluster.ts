@@ -7,6 +7,8 @@ import { AccessLog, noteBytes } from '../gateway/access.js';
 import { adminHandler, listenAdmin, type AdminListener } from '../gateway/admin.js';
 import { requestId } from '../gateway/client.js';
 import { createLogger } from '../gateway/log.js';
+import { ListenerError } from './startup.js';
+import type { Io } from './usage.js';
 
 /**
  * `serve --workers N`: one primary process that serves nothing itself, and N workers that each run a
@@ -23,6 +25,8 @@ const RESTART_WINDOW_MS = 60_000;
 
 export type ClusterMessage =
   | { readonly type: 'streamgate:listening'; readonly url: string }
+  /** A worker that could not start: the one line the primary prints, and its exit status. */
+  | { readonly type: 'streamgate:failed'; readonly message: string; readonly exitCode: number }
   | { readonly type: 'streamgate:metrics'; readonly id: number }
   | {
       readonly type: 'streamgate:metrics-result';
@@ -45,7 +49,7 @@ export function isClusterMessage(value: unknown): value is ClusterMessage {
  * (every worker's, summed) and health there: one process, so one port, whichever worker is alive;
  * healthz is 503 until a worker listens and once shutdown begins. The workers do not bind it.
  */
-export function runPrimary(argv: readonly string[], config: Config): Promise<number> {
+export async function runPrimary(argv: readonly string[], config: Config, io: Io): Promise<number> {
   const logger = createLogger(config.log.level).child({ role: 'primary' });
   const aggregator = new AggregatorRegistry();
   cluster.setupPrimary({ exec: WORKER_ENTRY, args: [...argv], execArgv: workerExecArgv(process.execArgv) });
@@ -54,6 +58,8 @@ export function runPrimary(argv: readonly string[], config: Config): Promise<num
   const restarts: number[] = [];
   let stopping = false;
   let announced = false;
+  /** What the first worker that could not start said. */
+  let failure: { message: string; exitCode: number } | undefined;
   let finish: (code: number) => void = () => {};
   let adminListener: AdminListener | undefined;
   const done = new Promise<number>((resolve) => {
@@ -67,6 +73,26 @@ export function runPrimary(argv: readonly string[], config: Config): Promise<num
       server.close(() => resolve(code));
     };
   });
+
+  if (config.admin !== undefined) {
+    // Bound before any worker starts: a port in use stops the gateway before anything serves.
+    const access = new AccessLog(logger, config.log.access, new AddressSet(config.trustedProxies));
+    const handler = adminHandler({
+      metrics: () => aggregator.clusterMetrics(),
+      contentType: aggregator.contentType,
+      healthy: () => !stopping && listening.size > 0,
+      begin: (req, res) => access.begin(req, res, requestId(req), performance.now()),
+      sent: noteBytes,
+      failed: (error) => logger.error({ err: error }, 'metrics scrape failed'),
+    });
+    try {
+      adminListener = await listenAdmin(handler, config.admin.host, config.admin.port);
+    } catch (error) {
+      logger.fatal({ code: (error as NodeJS.ErrnoException).code }, 'admin listener cannot start; stopping');
+      throw new ListenerError('admin', config.admin.host, config.admin.port, error);
+    }
+    logger.info({ adminUrl: adminListener.url }, `admin listening on ${adminListener.url}`);
+  }
 
   const live = (): Worker[] =>
     Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
@@ -98,7 +124,9 @@ export function runPrimary(argv: readonly string[], config: Config): Promise<num
 
   cluster.on('message', (worker: Worker, message: unknown) => {
     if (!isClusterMessage(message)) return;
-    if (message.type === 'streamgate:listening') {
+    if (message.type === 'streamgate:failed') {
+      failure ??= { message: message.message, exitCode: message.exitCode };
+    } else if (message.type === 'streamgate:listening') {
       listening.add(worker.id);
       if (!announced && listening.size === config.workers) {
         announced = true;
@@ -122,7 +150,12 @@ export function runPrimary(argv: readonly string[], config: Config): Promise<num
     if (!wasListening) {
       // It never came up (a bad port, a missing file): every other worker would fail the same way.
       logger.fatal({ worker: worker.id, code, signal }, 'worker failed to start; stopping');
-      stopAll(1);
+      const said = failure ?? {
+        message: `a worker exited with status ${code ?? signal} before listening`,
+        exitCode: 1,
+      };
+      io.err(`streamgate serve: ${said.message}`);
+      stopAll(said.exitCode);
       return;
     }
     const now = Date.now();
@@ -155,32 +188,6 @@ export function runPrimary(argv: readonly string[], config: Config): Promise<num
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   });
-
-  if (config.admin !== undefined) {
-    const access = new AccessLog(logger, config.log.access, new AddressSet(config.trustedProxies));
-    const handler = adminHandler({
-      metrics: () => aggregator.clusterMetrics(),
-      contentType: aggregator.contentType,
-      healthy: () => !stopping && listening.size > 0,
-      begin: (req, res) => access.begin(req, res, requestId(req), performance.now()),
-      sent: noteBytes,
-      failed: (error) => logger.error({ err: error }, 'metrics scrape failed'),
-    });
-    listenAdmin(handler, config.admin.host, config.admin.port).then(
-      (bound) => {
-        adminListener = bound;
-        if (stopping) {
-          bound.server.close();
-          return;
-        }
-        logger.info({ adminUrl: bound.url }, `admin listening on ${bound.url}`);
-      },
-      (error: unknown) => {
-        logger.fatal({ err: error }, 'admin listener cannot start; stopping');
-        stopAll(1);
-      },
-    );
-  }
 
   for (let i = 0; i < config.workers; i += 1) cluster.fork();
   return done;

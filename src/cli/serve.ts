@@ -3,6 +3,7 @@ import type { DestinationStream } from 'pino';
 import { loadConfig, parseWorkers, type Config, type ConfigOverrides } from '../config/index.js';
 import { createGateway, type Gateway, type GatewayOptions, type ListeningGateway } from '../gateway/index.js';
 import { runPrimary } from './cluster.js';
+import { configProblems, ListenerError, listenFailure, serveListener } from './startup.js';
 import { asUsage, KEY_OPTIONS, parseSeconds, UsageError, type Io } from './usage.js';
 
 export const SERVE_HELP = `Usage: streamgate serve [--config FILE] [--host 127.0.0.1] [--port 8080]
@@ -134,11 +135,7 @@ export function serveConfig(argv: string[], io: Io): { config: Config; check: bo
   if (flags.secrets?.some((secret) => secret === '')) throw new UsageError('--secret must not be empty');
   const file = values.config ?? (io.env.STREAMGATE_CONFIG || undefined);
   const result = loadConfig({ file, env: io.env, flags });
-  if (!result.ok) {
-    throw new UsageError(
-      `invalid configuration (${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}):\n  ${result.problems.join('\n  ')}`,
-    );
-  }
+  if (!result.ok) throw configProblems(result.problems);
   return { config: result.config, check: values.check ?? false };
 }
 
@@ -161,7 +158,25 @@ export function describeConfig(config: Config): string[] {
 /** Starts a gateway and handles SIGTERM/SIGINT; the returned `done` settles once it has stopped. */
 export async function startServe(config: Config, options: ServeOptions = {}): Promise<RunningServer> {
   const gateway = createGateway(config, { logDestination: options.logDestination, ...options.gateway });
-  const listening = await gateway.listen();
+  // The admin listener first: if either port cannot be bound, nothing has served a request.
+  let admin: ListeningGateway | undefined;
+  if (config.admin !== undefined && options.admin !== false) {
+    try {
+      admin = await gateway.listenAdmin();
+    } catch (error) {
+      await gateway.close();
+      throw new ListenerError('admin', config.admin.host, config.admin.port, error);
+    }
+    gateway.logger.info({ adminUrl: admin.url }, `admin listening on ${admin.url}`);
+  }
+
+  let listening: ListeningGateway;
+  try {
+    listening = await gateway.listen();
+  } catch (error) {
+    await gateway.close();
+    throw new ListenerError('media', config.listen.host, config.listen.port, error);
+  }
   gateway.logger.info(
     {
       url: listening.url,
@@ -176,17 +191,6 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     },
     `listening on ${listening.url}`,
   );
-  let admin: ListeningGateway | undefined;
-  if (config.admin !== undefined && options.admin !== false) {
-    try {
-      admin = await gateway.listenAdmin();
-    } catch (error) {
-      await gateway.close();
-      throw error;
-    }
-    gateway.logger.info({ adminUrl: admin.url }, `admin listening on ${admin.url}`);
-  }
-
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => {
     resolveDone = resolve;
@@ -234,7 +238,17 @@ export async function runServe(argv: string[], io: Io): Promise<number> {
     for (const line of describeConfig(parsed.config)) io.out(`  ${line}`);
     return 0;
   }
-  if (parsed.config.workers > 1) return runPrimary(argv, parsed.config);
-  const running = await startServe(parsed.config);
-  return running.done;
+  try {
+    if (parsed.config.workers > 1) return await runPrimary(argv, parsed.config, io);
+    const running = await startServe(parsed.config);
+    return await running.done;
+  } catch (error) {
+    throw startFailure(error);
+  }
+}
+
+/** A listener that could not bind, as the one line `serve` prints; other errors unchanged. */
+export function startFailure(error: unknown): unknown {
+  if (!(error instanceof ListenerError)) return error;
+  return listenFailure(error.cause, serveListener(error.listener, error.host, error.port));
 }

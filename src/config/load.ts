@@ -5,7 +5,7 @@ import YAML from 'yaml';
 import type { TokenStrategy } from '../tokens/strategy.js';
 import { ectoken } from '../tokens/ectoken.js';
 import type { SchemeName } from '../tokens/scheme.js';
-import { formatIssues, formatPath } from './problems.js';
+import { formatIssues, formatPath, unreadable } from './problems.js';
 import {
   configSchema,
   TOKEN_DENIALS,
@@ -136,7 +136,7 @@ function readKeyFile(file: string): { keys: string[] } | { problem: string } {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    return { problem: `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})` };
+    return { problem: `cannot read ${file} (${unreadable(error)})` };
   }
   const keys = text.split(/\r?\n/).filter((line) => line.trim() !== '');
   return keys.length === 0 ? { problem: `${file} holds no key (one key per line)` } : { keys };
@@ -303,7 +303,7 @@ function parseYaml(file: string): { value: unknown } | { problems: string[] } {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    return { problems: [`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`] };
+    return { problems: [`${file}: cannot read the configuration file (${unreadable(error)})`] };
   }
   const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -418,14 +418,18 @@ function applyOverrides(raw: Record<string, unknown>, overrides: ConfigOverrides
   }
   if (overrides.secrets !== undefined || overrides.secretFiles !== undefined) {
     const keys = [...(overrides.secrets ?? [])];
+    let unread = false;
     for (const file of overrides.secretFiles ?? []) {
       const read = readKeyFile(file);
-      if ('problem' in read) problems.push(`--secret-file: ${read.problem}`);
-      else keys.push(...read.keys);
+      if ('problem' in read) {
+        problems.push(`--secret-file: ${read.problem}`);
+        unread = true;
+      } else keys.push(...read.keys);
     }
     delete zone.secretEnv;
     delete zone.secretFile;
-    zone.secrets = keys;
+    // A file that could not be read is the problem: an empty key list after it is not another one.
+    zone.secrets = keys.length === 0 && unread ? ['unread'] : keys;
   }
   raw.zones = [zone];
 }
