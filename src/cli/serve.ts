@@ -1,8 +1,22 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DestinationStream } from 'pino';
-import { loadConfig, parseWorkers, type Config, type ConfigOverrides } from '../config/index.js';
-import { createGateway, type Gateway, type GatewayOptions, type ListeningGateway } from '../gateway/index.js';
+import {
+  loadConfig,
+  parseWorkers,
+  type Config,
+  type ConfigOverrides,
+  type ConfigResult,
+} from '../config/index.js';
+import {
+  createGateway,
+  type Gateway,
+  type GatewayOptions,
+  type ListeningGateway,
+  type ReloadResult,
+} from '../gateway/index.js';
 import { runPrimary } from './cluster.js';
+import { FileWatch, reloadGateway, watchedFiles, type ConfigSource } from './reload.js';
 import { configProblems, ListenerError, listenFailure, serveListener } from './startup.js';
 import { asUsage, KEY_OPTIONS, parseSeconds, UsageError, type Io } from './usage.js';
 
@@ -43,6 +57,12 @@ export interface ServeOptions {
   readonly gateway?: Pick<GatewayOptions, 'logFields' | 'metricsText'>;
   /** Bind the admin listener when the configuration has one (default true; a cluster's primary does). */
   readonly admin?: boolean;
+  /** Where the configuration came from: SIGHUP (and `reload.watch`) read it again and apply it. */
+  readonly source?: ConfigSource;
+  /** Poll the configuration's files when `reload.watch` says so (default true; a cluster's primary does). */
+  readonly watch?: boolean;
+  /** Called after each reload (a cluster worker tells the primary). */
+  readonly onReload?: (result: ReloadResult) => void;
 }
 
 export interface RunningServer {
@@ -54,6 +74,8 @@ export interface RunningServer {
   readonly done: Promise<number>;
   /** Graceful stop, as on SIGTERM. */
   stop(): Promise<void>;
+  /** Reads the configuration again and applies it, as on SIGHUP; undefined without a source or once stopping. */
+  reload(why: string): ReloadResult | undefined;
 }
 
 function parsePort(flag: string, value: string | undefined): number | undefined {
@@ -81,7 +103,10 @@ function workersFlag(value: string | undefined): number | 'auto' | undefined {
 }
 
 /** Reads the flags and builds the configuration; a problem in either is reported and exits 2. */
-export function serveConfig(argv: string[], io: Io): { config: Config; check: boolean } | { help: true } {
+export function serveConfig(
+  argv: string[],
+  io: Io,
+): { config: Config; check: boolean; source: ConfigSource } | { help: true } {
   const { values, positionals } = asUsage(() =>
     parseArgs({
       args: argv,
@@ -134,9 +159,15 @@ export function serveConfig(argv: string[], io: Io): { config: Config; check: bo
   };
   if (flags.secrets?.some((secret) => secret === '')) throw new UsageError('--secret must not be empty');
   const file = values.config ?? (io.env.STREAMGATE_CONFIG || undefined);
-  const result = loadConfig({ file, env: io.env, flags });
+  // Reading the same sources again is how a reload (SIGHUP) sees changed files.
+  const load = (): ConfigResult => loadConfig({ file, env: io.env, flags });
+  const result = load();
   if (!result.ok) throw configProblems(result.problems);
-  return { config: result.config, check: values.check ?? false };
+  const files = [
+    ...(file === undefined ? [] : [resolve(file)]),
+    ...(flags.secretFiles ?? []).map((f) => resolve(f)),
+  ];
+  return { config: result.config, check: values.check ?? false, source: { load, files } };
 }
 
 /** A summary of the configuration without any key material. */
@@ -224,7 +255,35 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
       for (const signal of signals) process.off(signal, onSignal);
     });
   }
-  return { gateway, listening, ...(admin === undefined ? {} : { admin }), done, stop };
+
+  const { source } = options;
+  const reload = (why: string): ReloadResult | undefined => {
+    if (source === undefined || stopping !== undefined) return undefined;
+    const result = reloadGateway(gateway, source.load, gateway.logger, why);
+    if (result.ok) follow(gateway.config);
+    options.onReload?.(result);
+    return result;
+  };
+  const changed = (): void => void reload('file changed');
+  let watch = new FileWatch(config.reload.intervalMs, changed);
+  const follow = (current: Config): void => {
+    if (current.reload.intervalMs !== watch.intervalMs) {
+      watch.close();
+      watch = new FileWatch(current.reload.intervalMs, changed);
+    }
+    if (source !== undefined && options.watch !== false && current.reload.watch) {
+      watch.set(watchedFiles(current, source));
+    } else watch.close();
+  };
+  follow(config);
+  if (source !== undefined && signals.length > 0) {
+    // SIGHUP's default action ends the process: with a source to reload from, it reloads instead.
+    const onHangup = (): void => void reload('SIGHUP');
+    process.on('SIGHUP', onHangup);
+    void done.then(() => process.off('SIGHUP', onHangup));
+  }
+  void done.then(() => watch.close());
+  return { gateway, listening, ...(admin === undefined ? {} : { admin }), done, stop, reload };
 }
 
 export async function runServe(argv: string[], io: Io): Promise<number> {
@@ -239,8 +298,8 @@ export async function runServe(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   try {
-    if (parsed.config.workers > 1) return await runPrimary(argv, parsed.config, io);
-    const running = await startServe(parsed.config);
+    if (parsed.config.workers > 1) return await runPrimary(argv, parsed.config, io, parsed.source);
+    const running = await startServe(parsed.config, { source: parsed.source });
     return await running.done;
   } catch (error) {
     throw startFailure(error);

@@ -19,12 +19,22 @@ const io: Io = {
 async function runWorker(argv: string[]): Promise<number> {
   // SIGINT from a terminal reaches the whole process group; the primary relays it as SIGTERM.
   process.on('SIGINT', () => {});
+  // Reloads come from the primary once this worker listens; until then SIGHUP must not end it.
+  process.on('SIGHUP', () => {});
   const parsed = serveConfig(argv, io);
   if ('help' in parsed) return 0;
   const running = await startServe(parsed.config, {
     signals: ['SIGTERM'],
-    // The primary serves the admin listener for the whole cluster.
+    // The primary serves the admin listener for the whole cluster, and watches the files.
     admin: false,
+    watch: false,
+    source: parsed.source,
+    onReload: (result) => {
+      const report: ClusterMessage = result.ok
+        ? { type: 'streamgate:reloaded', ok: true }
+        : { type: 'streamgate:reloaded', ok: false, problems: result.problems };
+      if (process.connected) process.send?.(report);
+    },
     gateway: {
       logFields: { worker: cluster.worker?.id ?? 0, pid: process.pid },
       metricsText: askPrimaryForMetrics(),

@@ -36,6 +36,8 @@ export interface ZoneConfig {
   readonly scheme: SchemeName;
   /** Accepted keys, signing key first. */
   readonly keys: readonly string[];
+  /** The absolute path the keys were read from (`secretFile`), watched by `reload.watch`. */
+  readonly secretFile?: string;
   readonly tokens: TokenStrategy;
   readonly bindIp: boolean;
   readonly playlistTtl: number;
@@ -70,6 +72,8 @@ export interface Config {
   };
   readonly timeouts: { readonly connectMs: number; readonly headersMs: number; readonly bodyMs: number };
   readonly shutdownGraceMs: number;
+  /** SIGHUP reloads; `watch` also polls the configuration's files every `intervalMs`. */
+  readonly reload: { readonly watch: boolean; readonly intervalMs: number };
   /** Processes serving the listening port (1: this process alone); `auto` resolved to the CPU count. */
   readonly workers: number;
   readonly zones: readonly ZoneConfig[];
@@ -155,8 +159,9 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
       problems.push(`zones[${index}].secretEnv: environment variable ${zone.secretEnv} is not set or empty`);
     } else keys = [value];
   }
-  if (zone.secretFile !== undefined) {
-    const read = readKeyFile(resolve(baseDir, zone.secretFile));
+  const secretFile = zone.secretFile === undefined ? undefined : resolve(baseDir, zone.secretFile);
+  if (secretFile !== undefined) {
+    const read = readKeyFile(secretFile);
     if ('problem' in read) problems.push(`zones[${index}].secretFile: ${read.problem}`);
     else keys = read.keys;
   }
@@ -177,6 +182,7 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
     ...(zone.publicOrigin === undefined ? {} : { publicOrigin: new URL(zone.publicOrigin).origin }),
     scheme: zone.scheme as SchemeName,
     keys,
+    ...(secretFile === undefined ? {} : { secretFile }),
     tokens: zone.tokens,
     bindIp: zone.bindIp,
     playlistTtl: zone.playlistTtl,
@@ -266,6 +272,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Con
   });
   const { listen, admin, trustedProxies, geo, cors, log, limits, timeouts, shutdownGraceMs, workers } =
     parsed.data;
+  const { reload } = parsed.data;
   const database =
     geo.database === undefined ? undefined : resolve(options.baseDir ?? process.cwd(), geo.database);
   if (database !== undefined) {
@@ -291,6 +298,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Con
     limits: { ...limits },
     timeouts: { ...timeouts },
     shutdownGraceMs,
+    reload: { ...reload },
     workers: workers === 'auto' ? availableParallelism() : workers,
     zones,
   });

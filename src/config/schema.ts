@@ -318,6 +318,13 @@ export const configSchema = z.strictObject({
     })
     .default({ connectMs: 5000, headersMs: 30_000, bodyMs: 30_000 }),
   shutdownGraceMs: z.int().min(0).max(3_600_000).default(10_000),
+  /** SIGHUP reloads the configuration; `watch` also polls its files (the file, key files, geo database). */
+  reload: z
+    .strictObject({
+      watch: z.boolean().default(false),
+      intervalMs: z.int().min(100).max(60_000).default(2000),
+    })
+    .default({ watch: false, intervalMs: 2000 }),
   // Processes serving the port (node:cluster); 'auto' is one per CPU the process may use.
   workers: z.union([z.int().min(1).max(256), z.literal('auto')]).default(1),
   zones: z.array(zoneSchema).min(1, {
@@ -347,6 +354,8 @@ export const FIELD_HINTS: Readonly<Record<string, string>> = {
   'log.access.enabled': 'true or false',
   'log.access.sample': 'a share of successful requests to log, 0–1, e.g. 0.1',
   shutdownGraceMs: 'milliseconds, e.g. 10000',
+  'reload.watch': 'true or false',
+  'reload.intervalMs': 'milliseconds between checks of the files, 100–60000, e.g. 2000',
   workers: 'a number of processes 1–256, or auto (one per CPU)',
   zones: 'a list of zones, each with name, origin, scheme and secrets',
 };

@@ -23,7 +23,7 @@ import { Cors } from './cors.js';
 import { LiveCache } from './live-cache.js';
 import { createLogger, redactParam, redactTarget, type Logger } from './log.js';
 import { GatewayMetrics } from './metrics.js';
-import { createOriginPool } from './origin.js';
+import { describeChanges, effectiveConfig, OriginPools, type ReloadResult } from './reload.js';
 import { logDenial, proxyRequest } from './proxy.js';
 import { sendText, type GatewayRuntime, type ZoneRuntime } from './runtime.js';
 import { ZoneRouter } from './zones.js';
@@ -31,6 +31,7 @@ import { ZoneRouter } from './zones.js';
 export { redactTarget } from './log.js';
 export { GatewayMetrics } from './metrics.js';
 export { classifyOriginError } from './origin.js';
+export type { ReloadResult } from './reload.js';
 
 export interface GatewayOptions {
   /** A pino logger to use instead of one built from `config.log`. */
@@ -74,10 +75,23 @@ export interface Gateway {
    */
   listenAdmin(address?: { host?: string; port?: number }): Promise<ListeningGateway>;
   /**
+   * Applies a new configuration (validated with the same schema; an invalid one is refused with every
+   * problem and the running one stays). Requests already running keep the configuration they arrived
+   * under, so streams in flight are never cut. Listening addresses, workers and limits need a restart:
+   * their running values stay, and `restartNeeded` names them.
+   */
+  reload(config: Config | ConfigInput): ReloadResult;
+  /**
    * Stops accepting connections, lets requests in flight finish for up to `shutdownGraceMs`, then cuts
    * what is left and closes the origin pools.
    */
   close(): Promise<void>;
+}
+
+/** One configuration's worth of request handling; see createGateway's `build`. */
+interface Generation {
+  readonly rt: GatewayRuntime;
+  readonly router: ZoneRouter<ZoneRuntime>;
 }
 
 const ALLOW = 'GET, HEAD, OPTIONS';
@@ -104,29 +118,40 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
   const built = options.logger ?? createLogger(config.log.level, options.logDestination);
   const logger = options.logFields === undefined ? built : built.child(options.logFields);
   const metrics = new GatewayMetrics({ defaultMetrics: options.defaultMetrics ?? true });
-  const trusted = new AddressSet(config.trustedProxies);
-  const rt: GatewayRuntime = {
-    config,
-    logger,
-    debug: logger.isLevelEnabled('debug'),
-    metrics,
-    cache: new LiveCache(config.limits.cacheMaxEntries, config.limits.cacheMaxBytes),
-    cors: new Cors(config.cors.allowedOrigins),
-    trusted,
-    geo: new CountryLookup(config.geo),
-    access: new AccessLog(logger, config.log.access, trusted),
-  };
-  const zones: ZoneRuntime[] = config.zones.map((zone) => {
-    const scheme = schemeForZone(zone.scheme, zone.ectoken);
-    redactParam(scheme.params.token);
-    return {
-      config: zone,
-      scheme,
-      pool: createOriginPool(zone.origin, config.timeouts),
-      shareManifests: zone.cache.livePlaylists && zone.forwardHeaders.length === 0,
+  // Built once and kept across reloads: the live cache is sized by limits, which need a restart.
+  const cache = new LiveCache(config.limits.cacheMaxEntries, config.limits.cacheMaxBytes);
+  const pools = new OriginPools();
+
+  /**
+   * Everything a request reads from the configuration, built as one generation. A request takes the
+   * current generation when it arrives and keeps it to its end; a reload swaps in the next one.
+   */
+  const build = (config: Config): Generation => {
+    const trusted = new AddressSet(config.trustedProxies);
+    const rt: GatewayRuntime = {
+      config,
+      logger,
+      debug: logger.isLevelEnabled('debug'),
+      metrics,
+      cache,
+      cors: new Cors(config.cors.allowedOrigins),
+      trusted,
+      geo: new CountryLookup(config.geo),
+      access: new AccessLog(logger, config.log.access, trusted),
     };
-  });
-  const router = new ZoneRouter(zones);
+    const zones: ZoneRuntime[] = config.zones.map((zone) => {
+      const scheme = schemeForZone(zone.scheme, zone.ectoken);
+      redactParam(scheme.params.token);
+      return {
+        config: zone,
+        scheme,
+        pool: pools.get(zone, config.timeouts),
+        shareManifests: zone.cache.livePlaylists && zone.forwardHeaders.length === 0,
+      };
+    });
+    return { rt, router: new ZoneRouter(zones) };
+  };
+  let current = build(config);
   let closing = false;
 
   /**
@@ -137,6 +162,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
    * for the `/_streamgate/` surface, which the caller hands to express.
    */
   const frontDoor = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const { rt, router } = current;
     const started = performance.now();
     const id = requestId(req);
     rt.access.begin(req, res, id, started);
@@ -233,7 +259,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     metrics: collect,
     contentType: metrics.registry.contentType,
     healthy: () => !closing,
-    begin: (req, res) => rt.access.begin(req, res, requestId(req), performance.now()),
+    begin: (req, res) => current.rt.access.begin(req, res, requestId(req), performance.now()),
     sent: noteBytes,
     failed: (error) => logger.error({ err: error }, 'metrics scrape failed'),
   });
@@ -267,15 +293,17 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     });
     // A viewer that stops reading keeps an origin connection paused; the idle timeout ends that. It
     // exceeds the origin's own allowances so that a held LL-HLS reload is not cut.
-    server.timeout = Math.max(config.timeouts.headersMs, config.timeouts.bodyMs) + 10_000;
+    const { timeouts } = current.rt.config;
+    server.timeout = Math.max(timeouts.headersMs, timeouts.bodyMs) + 10_000;
     // A CONNECT or unparseable bytes are answered after the responses still owed on the connection.
     server.on('connect', (req: IncomingMessage, socket: Duplex) => {
       refuseConnect(req, socket);
+      const { rt } = current;
       rt.access.outOfBand({
         method: 'CONNECT',
         status: 405,
         reason: 'method',
-        ip: clientAddress(req, trusted).ip,
+        ip: clientAddress(req, rt.trusted).ip,
         target: req.url ?? '',
         detail: 'method CONNECT',
       });
@@ -284,7 +312,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
       const status = answerClientError(error, socket);
       if (status === undefined) return;
       const peer = (socket as Socket).remoteAddress;
-      rt.access.outOfBand({
+      current.rt.access.outOfBand({
         status,
         reason: 'malformed',
         ip: peer === undefined ? undefined : canonicalIp(peer),
@@ -311,7 +339,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     server.closeIdleConnections();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, config.shutdownGraceMs);
+      timer = setTimeout(resolve, current.rt.config.shutdownGraceMs);
       timer.unref();
     });
     // Keep-alive connections whose last response just ended are idle now: close them as they appear.
@@ -330,9 +358,50 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     for (const server of adminServers) server.closeAllConnections();
     await Promise.all([...adminServers].map((server) => new Promise((resolve) => server.close(resolve))));
     adminServers.clear();
-    await Promise.all(zones.map((zone) => zone.pool.destroy()));
-    rt.cache.clear();
+    await pools.destroyAll();
+    cache.clear();
   };
 
-  return { app, handle, config, metrics, logger, listen, listenAdmin, close };
+  const reload = (input: Config | ConfigInput): ReloadResult => {
+    if (closing) return { ok: false, problems: ['the gateway is shutting down'] };
+    let next: Config;
+    if (isValidatedConfig(input)) next = input;
+    else {
+      const result = resolveConfig(input);
+      if (!result.ok) return { ok: false, problems: result.problems };
+      next = result.config;
+    }
+    const running = current.rt.config;
+    const { config: effective, restartNeeded } = effectiveConfig(running, next);
+    let generation: Generation;
+    try {
+      generation = build(effective);
+    } catch (error) {
+      pools.discardExcept(running);
+      if (error instanceof ConfigError) return { ok: false, problems: error.problems };
+      throw error;
+    }
+    const changes = describeChanges(running, effective);
+    current = generation;
+    if (options.logger === undefined) logger.level = effective.log.level;
+    const idle = Math.max(effective.timeouts.headersMs, effective.timeouts.bodyMs) + 10_000;
+    for (const server of servers) server.timeout = idle;
+    // Requests of the old generation may still send to a retired pool until its timeouts have run.
+    pools.retireUnused(effective, 2 * idle);
+    return { ok: true, restartNeeded, changes };
+  };
+
+  return {
+    app,
+    handle,
+    get config() {
+      return current.rt.config;
+    },
+    metrics,
+    logger,
+    listen,
+    listenAdmin,
+    reload,
+    close,
+  };
 }
