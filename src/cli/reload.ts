@@ -61,6 +61,13 @@ export function watchedFiles(config: Config, source: ConfigSource): string[] {
   return [...files];
 }
 
+/** What tells a changed file from the same one (a deleted file reads as zeros: a change too). */
+interface FileStamp {
+  readonly mtimeMs: number;
+  readonly ino: number;
+  readonly size: number;
+}
+
 /**
  * Polls files (stat, every `intervalMs`) and calls `changed` once per burst of changes. Polling, not
  * inotify: a Kubernetes Secret or ConfigMap volume replaces a symbolic link to a new directory, which an
@@ -69,11 +76,14 @@ export function watchedFiles(config: Config, source: ConfigSource): string[] {
 export class FileWatch {
   #files: string[] = [];
   #timer: NodeJS.Timeout | undefined;
-  readonly #listener = (
-    current: { mtimeMs: number; ino: number },
-    previous: { mtimeMs: number; ino: number },
-  ) => {
-    if (current.mtimeMs === previous.mtimeMs && current.ino === previous.ino) return;
+  readonly #listener = (current: FileStamp, previous: FileStamp): void => {
+    if (
+      current.mtimeMs === previous.mtimeMs &&
+      current.ino === previous.ino &&
+      current.size === previous.size
+    ) {
+      return;
+    }
     // A burst (an editor's save, several files of one Secret) becomes one reload.
     clearTimeout(this.#timer);
     this.#timer = setTimeout(this.changed, 250);

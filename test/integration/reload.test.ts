@@ -221,3 +221,37 @@ scenario(
   ['--workers', '2'],
   (line) => line.msg === 'configuration reloaded in every worker',
 );
+
+describe('reload.watch: a changed key file is picked up without a signal', () => {
+  it('polls the key file and applies the new keys; a broken file is refused and the keys in force stay', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'streamgate-watch-'));
+    writeFileSync(join(dir, 'keys.txt'), `${K1}\n`);
+    writeFileSync(
+      join(dir, 'streamgate.yaml'),
+      'reload: { watch: true, intervalMs: 100 }\nzones:\n  - name: vod\n    origin: http://127.0.0.1:9\n    scheme: gcore\n    secretFile: keys.txt\n',
+    );
+    const serve = startServeProcess(['--config', join(dir, 'streamgate.yaml'), '--port', '0']);
+    try {
+      const base = (await serve.waitFor((line) => line.msg?.startsWith('listening on') === true)).url ?? '';
+      // 403 for a bad token before the origin (which does not exist) is asked: the token decides.
+      expect((await getOnce(`${base}${sign(K2)}`)).status).toBe(403);
+      let mark = serve.lines.length;
+      writeFileSync(join(dir, 'keys.txt'), `${K2}\n${K1}\n`);
+      const reloaded = await serve.waitFor((line) => line.msg === 'configuration reloaded', { from: mark });
+      expect(reloaded.source).toBe('file changed');
+      expect(reloaded.changes).toEqual(['zone vod: keys 1 → 2 (1 new key, 0 keys removed, new signing key)']);
+      // An open link reaches the origin: 502, since nothing listens there.
+      expect((await getOnce(`${base}${sign(K2)}`)).status).toBe(502);
+      mark = serve.lines.length;
+      writeFileSync(join(dir, 'keys.txt'), '');
+      const refused = await serve.waitFor((line) => line.msg?.startsWith('configuration refused') === true, {
+        from: mark,
+      });
+      expect(refused.source).toBe('file changed');
+      expect((await getOnce(`${base}${sign(K2)}`)).status).toBe(502);
+      expect((await getOnce(`${base}${sign(K3)}`)).status).toBe(403);
+    } finally {
+      await serve.kill();
+    }
+  }, 60_000);
+});
