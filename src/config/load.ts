@@ -5,6 +5,7 @@ import YAML from 'yaml';
 import type { TokenStrategy } from '../tokens/strategy.js';
 import { ectoken } from '../tokens/ectoken.js';
 import type { SchemeName } from '../tokens/scheme.js';
+import { policyProblems, resolvePolicy, type PolicyConfig } from './policy.js';
 import { formatIssues, formatPath, unreadable } from './problems.js';
 import {
   configSchema,
@@ -50,6 +51,8 @@ export interface ZoneConfig {
   readonly ectoken?: { readonly param: string; readonly ignoreUrlCase: boolean };
   /** Lower-case names of extra request headers sent to the origin. */
   readonly forwardHeaders: readonly string[];
+  /** Address, country and Referer lists and the denial limit, checked before the token. */
+  readonly policy?: PolicyConfig;
 }
 
 export interface Config {
@@ -204,6 +207,7 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
         }
       : {}),
     forwardHeaders: [...new Set(zone.forwardHeaders.map((name) => name.toLowerCase()))],
+    ...(zone.policy === undefined ? {} : { policy: resolvePolicy(zone.policy) }),
   };
   return { zone: resolved, problems };
 }
@@ -273,6 +277,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Con
   const { listen, admin, trustedProxies, geo, cors, log, limits, timeouts, shutdownGraceMs, workers } =
     parsed.data;
   const { reload } = parsed.data;
+  problems.push(...policyProblems(parsed.data.zones, geo));
   const database =
     geo.database === undefined ? undefined : resolve(options.baseDir ?? process.cwd(), geo.database);
   if (database !== undefined) {

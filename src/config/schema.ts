@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { canonicalRequestPath } from '../tokens/path.js';
 import { SCHEME_NAMES } from '../tokens/registry.js';
 import { parseCidr } from './cidr.js';
+import { policySchema } from './policy.js';
 import { ECTOKEN_PARAM_NAME } from '../tokens/ectoken.js';
 
 /**
@@ -191,6 +192,8 @@ export const zoneSchema = z
       .optional(),
     /** Extra request headers sent to the origin (e.g. cookie); by default only media-related ones go. */
     forwardHeaders: z.array(checked(headerProblem)).default([]),
+    /** Who may ask at all, whatever the scheme: address, country and Referer lists; a denial limit. */
+    policy: policySchema.optional(),
   })
   .superRefine((zone, ctx) => {
     const sources = ['secrets', 'secretEnv', 'secretFile'].filter(

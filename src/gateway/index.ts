@@ -24,6 +24,7 @@ import { LiveCache } from './live-cache.js';
 import { createLogger, redactParam, redactTarget, type Logger } from './log.js';
 import { GatewayMetrics } from './metrics.js';
 import { describeChanges, effectiveConfig, OriginPools, type ReloadResult } from './reload.js';
+import { DenialLimiters, type DenialLimiter } from './policy.js';
 import { logDenial, proxyRequest } from './proxy.js';
 import { sendText, type GatewayRuntime, type ZoneRuntime } from './runtime.js';
 import { ZoneRouter } from './zones.js';
@@ -92,6 +93,8 @@ export interface Gateway {
 interface Generation {
   readonly rt: GatewayRuntime;
   readonly router: ZoneRouter<ZoneRuntime>;
+  /** The zones' denial limiters, adopted when the generation is swapped in. */
+  readonly limiters: Map<string, DenialLimiter>;
 }
 
 const ALLOW = 'GET, HEAD, OPTIONS';
@@ -121,6 +124,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
   // Built once and kept across reloads: the live cache is sized by limits, which need a restart.
   const cache = new LiveCache(config.limits.cacheMaxEntries, config.limits.cacheMaxBytes);
   const pools = new OriginPools();
+  const denialLimiters = new DenialLimiters();
 
   /**
    * Everything a request reads from the configuration, built as one generation. A request takes the
@@ -139,6 +143,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
       geo: new CountryLookup(config.geo),
       access: new AccessLog(logger, config.log.access, trusted),
     };
+    const limiters = new Map<string, DenialLimiter>();
     const zones: ZoneRuntime[] = config.zones.map((zone) => {
       const scheme = schemeForZone(zone.scheme, zone.ectoken);
       redactParam(scheme.params.token);
@@ -147,11 +152,13 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
         scheme,
         pool: pools.get(zone, config.timeouts),
         shareManifests: zone.cache.livePlaylists && zone.forwardHeaders.length === 0,
+        policy: denialLimiters.policy(zone.name, zone.policy, limiters),
       };
     });
-    return { rt, router: new ZoneRouter(zones) };
+    return { rt, router: new ZoneRouter(zones), limiters };
   };
   let current = build(config);
+  denialLimiters.adopt(current.limiters);
   let closing = false;
 
   /**
@@ -383,6 +390,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     }
     const changes = describeChanges(running, effective);
     current = generation;
+    denialLimiters.adopt(generation.limiters);
     if (options.logger === undefined) logger.level = effective.log.level;
     const idle = Math.max(effective.timeouts.headersMs, effective.timeouts.bodyMs) + 10_000;
     for (const server of servers) server.timeout = idle;

@@ -9,6 +9,7 @@ import { upstreamRequestHeaders, viewerResponseHeaders } from './headers.js';
 import { sharedFetch, type SharedOutcome } from './live-cache.js';
 import { redactTarget } from './log.js';
 import { manifestKindOfPath, serveManifest } from './manifest.js';
+import type { PolicyRefusal } from './policy.js';
 import {
   sendDenial,
   sendText,
@@ -40,6 +41,19 @@ export function logDenial(
 function deny(rt: GatewayRuntime, res: ServerResponse, zone: ZoneRuntime | undefined, denial: Denial): void {
   const status = sendDenial(res, zone?.config, denial);
   logDenial(rt, res, zone?.config.name ?? '-', status, denial.reason, denial.detail);
+}
+
+/** A request a zone's policy refuses: 403 with its reason, or 429 with Retry-After. */
+function refuse(rt: GatewayRuntime, res: ServerResponse, zone: string, refusal: PolicyRefusal): void {
+  const extra = refusal.retryAfter === undefined ? undefined : { 'retry-after': String(refusal.retryAfter) };
+  sendText(res, refusal.status, refusal.reason, extra);
+  logDenial(rt, res, zone, refusal.status, refusal.reason, refusal.detail);
+}
+
+/** Answers after `ms` (a slowed denial), or not at all if the viewer leaves first. */
+function later(res: ServerResponse, ms: number, answer: () => void): void {
+  const timer = setTimeout(answer, ms);
+  res.once('close', () => clearTimeout(timer));
 }
 
 /**
@@ -79,7 +93,14 @@ export function proxyRequest(
   const config = zone.config;
   noteZone(res, config.name);
   const client = clientAddress(req, rt.trusted);
-  const now = Math.floor(Date.now() / 1000);
+  const clock = Date.now();
+  const now = Math.floor(clock / 1000);
+  const policy = zone.policy;
+  const refusal = policy?.check(req, client, rt.geo, clock);
+  if (refusal !== undefined) {
+    refuse(rt, res, config.name, refusal);
+    return;
+  }
   const forwardedProto = client.viaTrustedProxy ? req.headers['x-forwarded-proto'] : undefined;
   const proto = forwardedProto === 'https' || (forwardedProto === undefined && isTls(req)) ? 'https' : 'http';
   const checked = checkRequest(target, {
@@ -101,7 +122,9 @@ export function proxyRequest(
   });
   const verdict = checked.verdict;
   if (!verdict.ok) {
-    deny(rt, res, zone, verdict);
+    const hold = policy?.noteDenial(client.ip, verdict.reason, clock) ?? 0;
+    if (hold > 0) later(res, hold, () => deny(rt, res, zone, verdict));
+    else deny(rt, res, zone, verdict);
     return;
   }
   const path = checked.path ?? '/';

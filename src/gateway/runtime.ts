@@ -7,6 +7,7 @@ import type { Denial, Grant } from '../tokens/verdict.js';
 import type { Cors } from './cors.js';
 import type { CountryLookup } from './geo.js';
 import type { LiveCache } from './live-cache.js';
+import type { ZonePolicy } from './policy.js';
 import type { Logger } from './log.js';
 import type { GatewayMetrics } from './metrics.js';
 
@@ -16,6 +17,8 @@ export interface ZoneRuntime {
   readonly pool: Pool;
   /** Live manifests of this zone may be shared between viewers (cache on, no per-viewer headers). */
   readonly shareManifests: boolean;
+  /** The zone's `policy:` (address, country, Referer lists; denial limit), checked before the token. */
+  readonly policy?: ZonePolicy;
 }
 
 /** Everything a request handler needs, built once per gateway. */

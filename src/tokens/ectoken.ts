@@ -188,7 +188,7 @@ export function prefixCovers(prefixes: readonly string[], path: string, ignoreCa
 }
 
 /** The referrer's host and path (protocol, userinfo and port dropped); undefined when unreadable. */
-function refererParts(referer: string): { host: string; path: string } | undefined {
+export function refererParts(referer: string): { host: string; path: string } | undefined {
   const absolute = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(referer) ? referer : `http://${referer}`;
   try {
     const url = new URL(absolute);
@@ -198,7 +198,7 @@ function refererParts(referer: string): { host: string; path: string } | undefin
   }
 }
 
-const isMissingEntry = (entry: string): boolean => entry === '' || entry.toLowerCase() === 'missing';
+export const isMissingEntry = (entry: string): boolean => entry === '' || entry.toLowerCase() === 'missing';
 
 /**
  * An `ec_ref_*` entry: a host, or host and path, that the referrer "starts with". The host must be the
@@ -206,7 +206,7 @@ const isMissingEntry = (entry: string): boolean => entry === '' || entry.toLower
  * which a plain string prefix would — and a path is a prefix of the referrer's path. A leading `*`
  * stands for any run of subdomain characters: `*.example.com` opens `a.b.example.com`, not `example.com`.
  */
-function refererMatches(entry: string, referer: { host: string; path: string }): boolean {
+export function refererMatches(entry: string, referer: { host: string; path: string }): boolean {
   if (isMissingEntry(entry) || entry.startsWith(' ')) return false;
   const slash = entry.indexOf('/');
   const hostPart = (slash === -1 ? entry : entry.slice(0, slash)).toLowerCase();
