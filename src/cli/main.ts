@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { DEMO_HELP, runDemo } from '../demo/command.js';
+import { packageVersion } from '../version.js';
 import { DECRYPT_HELP, runDecrypt } from './decrypt.js';
 import { REWRITE_HELP, runRewrite } from './rewrite.js';
 import { runServe, SERVE_HELP } from './serve.js';
@@ -44,12 +44,6 @@ export function registerCommand(name: string, run: Command, help: string): void 
   COMMANDS[name] = { run, help };
 }
 
-/** The installed package's version (package.json sits two levels above src/cli and dist/cli). */
-export function version(): string {
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
-}
-
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -57,7 +51,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-v') {
-    io.out(version());
+    io.out(packageVersion());
     return 0;
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;

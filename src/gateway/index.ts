@@ -26,6 +26,8 @@ import { GatewayMetrics } from './metrics.js';
 import { describeChanges, effectiveConfig, OriginPools, type ReloadResult } from './reload.js';
 import { DenialLimiters, type DenialLimiter } from './policy.js';
 import { logDenial, proxyRequest } from './proxy.js';
+import { RequestTelemetry } from './telemetry.js';
+import { packageVersion } from '../version.js';
 import { sendText, type GatewayRuntime, type ZoneRuntime } from './runtime.js';
 import { ZoneRouter } from './zones.js';
 
@@ -125,6 +127,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
   const cache = new LiveCache(config.limits.cacheMaxEntries, config.limits.cacheMaxBytes);
   const pools = new OriginPools();
   const denialLimiters = new DenialLimiters();
+  const telemetry = new RequestTelemetry(metrics.registry, packageVersion());
 
   /**
    * Everything a request reads from the configuration, built as one generation. A request takes the
@@ -141,7 +144,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
       cors: new Cors(config.cors.allowedOrigins),
       trusted,
       geo: new CountryLookup(config.geo),
-      access: new AccessLog(logger, config.log.access, trusted),
+      access: new AccessLog(logger, config.log.access, trusted, telemetry),
     };
     const limiters = new Map<string, DenialLimiter>();
     const zones: ZoneRuntime[] = config.zones.map((zone) => {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkRequest } from '../tokens/check.js';
 import { canonicalRequestPath } from '../tokens/path.js';
 import type { Denial } from '../tokens/verdict.js';
-import { countAnswer, noteBytes, noteCache, noteZone } from './access.js';
+import { countAnswer, noteBytes, noteCache, noteZone, traceOrigin } from './access.js';
 import { clientAddress, type ParsedHost } from './client.js';
 import { ProxyExchange } from './exchange.js';
 import { upstreamRequestHeaders, viewerResponseHeaders } from './headers.js';
@@ -160,6 +160,7 @@ export function proxyRequest(
     forwardedFor,
     requestId: id,
   });
+  traceOrigin(res, rt.access.telemetry, headers);
   if (manifestKind !== undefined && zone.shareManifests && !BLOCKING_PARAMS.test(query)) {
     throughCache(rt, zone, res, view, headers);
     return;
