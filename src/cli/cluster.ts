@@ -63,6 +63,7 @@ export async function runPrimary(
   config: Config,
   io: Io,
   source?: ConfigSource,
+  overridden: readonly string[] = [],
 ): Promise<number> {
   const logger = createLogger(config.log.level).child({ role: 'primary' });
   const aggregator = new AggregatorRegistry();
@@ -147,6 +148,7 @@ export async function runPrimary(
       if (!announced && listening.size === config.workers) {
         announced = true;
         logger.info({ url: message.url, workers: config.workers }, `listening on ${message.url}`);
+        for (const line of overridden) logger.warn({ setting: line }, line);
       }
     } else if (message.type === 'streamgate:metrics') {
       const reply = (result: { text?: string; error?: string }): void => {

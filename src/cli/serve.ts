@@ -63,6 +63,8 @@ export interface ServeOptions {
   readonly watch?: boolean;
   /** Called after each reload (a cluster worker tells the primary). */
   readonly onReload?: (result: ReloadResult) => void;
+  /** File settings the environment or a flag replaced: a warn line each once listening. */
+  readonly overridden?: readonly string[];
 }
 
 export interface RunningServer {
@@ -106,7 +108,7 @@ function workersFlag(value: string | undefined): number | 'auto' | undefined {
 export function serveConfig(
   argv: string[],
   io: Io,
-): { config: Config; check: boolean; source: ConfigSource } | { help: true } {
+): { config: Config; check: boolean; source: ConfigSource; overridden: readonly string[] } | { help: true } {
   const { values, positionals } = asUsage(() =>
     parseArgs({
       args: argv,
@@ -167,7 +169,12 @@ export function serveConfig(
     ...(file === undefined ? [] : [resolve(file)]),
     ...(flags.secretFiles ?? []).map((f) => resolve(f)),
   ];
-  return { config: result.config, check: values.check ?? false, source: { load, files } };
+  return {
+    config: result.config,
+    check: values.check ?? false,
+    source: { load, files },
+    overridden: result.overridden ?? [],
+  };
 }
 
 /** A summary of the configuration without any key material. */
@@ -222,6 +229,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     },
     `listening on ${listening.url}`,
   );
+  for (const line of options.overridden ?? []) gateway.logger.warn({ setting: line }, line);
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => {
     resolveDone = resolve;
@@ -295,11 +303,14 @@ export async function runServe(argv: string[], io: Io): Promise<number> {
   if (parsed.check) {
     io.out('configuration ok');
     for (const line of describeConfig(parsed.config)) io.out(`  ${line}`);
+    for (const line of parsed.overridden) io.out(`  note: ${line}`);
     return 0;
   }
   try {
-    if (parsed.config.workers > 1) return await runPrimary(argv, parsed.config, io, parsed.source);
-    const running = await startServe(parsed.config, { source: parsed.source });
+    if (parsed.config.workers > 1) {
+      return await runPrimary(argv, parsed.config, io, parsed.source, parsed.overridden);
+    }
+    const running = await startServe(parsed.config, { source: parsed.source, overridden: parsed.overridden });
     return await running.done;
   } catch (error) {
     throw startFailure(error);

@@ -83,7 +83,12 @@ export interface Config {
 }
 
 export type ConfigResult =
-  | { readonly ok: true; readonly config: Config }
+  | {
+      readonly ok: true;
+      readonly config: Config;
+      /** Settings of the file that the environment or a flag replaced, one sentence each, for a warn line. */
+      readonly overridden?: readonly string[];
+    }
   | { readonly ok: false; readonly problems: readonly string[] };
 
 /** Settings given on the command line or in the environment; they override the file's. */
@@ -465,6 +470,10 @@ export function loadConfig(options: LoadOptions = {}): ConfigResult {
   }
   const fromEnv = envOverrides(env);
   problems.push(...fromEnv.problems);
+  const overridden =
+    options.file === undefined
+      ? []
+      : overriddenSettings(raw, options.file, fromEnv.overrides, options.flags ?? {});
   applyOverrides(raw, fromEnv.overrides, problems);
   applyOverrides(raw, options.flags ?? {}, problems);
 
@@ -484,6 +493,56 @@ export function loadConfig(options: LoadOptions = {}): ConfigResult {
     env,
     baseDir: options.file === undefined ? process.cwd() : dirname(resolve(options.file)),
   });
-  if (problems.length === 0) return result;
+  if (problems.length === 0) return result.ok && overridden.length > 0 ? { ...result, overridden } : result;
   return { ok: false, problems: [...problems, ...(result.ok ? [] : result.problems)] };
+}
+
+/** The flag that sets each listener and process setting, for the sentences below. */
+const OVERRIDE_FLAGS = {
+  host: '--host',
+  port: '--port',
+  adminPort: '--admin-port',
+  logLevel: '--log-level',
+  workers: '--workers',
+} as const;
+
+/**
+ * Listener and process settings that the file gives and the environment or a flag replaces. A container
+ * image that sets STREAMGATE_PORT wins over the file's listen.port; that is said at start, not left to
+ * be found out.
+ */
+function overriddenSettings(
+  file: Record<string, unknown>,
+  path: string,
+  env: ConfigOverrides,
+  flags: ConfigOverrides,
+): string[] {
+  const section = (name: string): Record<string, unknown> => {
+    const value = file[name];
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  };
+  const inFile: Record<keyof typeof OVERRIDE_FLAGS, [string, unknown]> = {
+    host: ['listen.host', section('listen').host],
+    port: ['listen.port', section('listen').port],
+    adminPort: ['admin.port', section('admin').port],
+    logLevel: ['log.level', section('log').level],
+    workers: ['workers', file.workers],
+  };
+  const out: string[] = [];
+  for (const key of Object.keys(OVERRIDE_FLAGS) as Array<keyof typeof OVERRIDE_FLAGS>) {
+    const [field, value] = inFile[key];
+    if (value === undefined) continue;
+    const flag = flags[key];
+    const fromEnv = env[key];
+    const by =
+      flag !== undefined
+        ? `${OVERRIDE_FLAGS[key]} ${String(flag)}`
+        : fromEnv !== undefined
+          ? `${ENV_NAMES[key]}=${String(fromEnv)}`
+          : undefined;
+    if (by !== undefined && String(flag ?? fromEnv) !== String(value)) {
+      out.push(`${field}: ${String(value)} in ${path} is overridden by ${by}`);
+    }
+  }
+  return out;
 }
