@@ -308,7 +308,8 @@ describe('SPEC §1: origin failures', () => {
       const res = await request(`${slow.url}${signed('/videos/video-1/slow.ts')}`);
       expect(res.statusCode).toBe(504);
       expect(await res.body.text()).toContain('origin headers timeout');
-      expect(Date.now() - started).toBeLessThan(3000);
+      // The 300 ms headersMs, not the 30 s default: a bound far from both, for a loaded machine.
+      expect(Date.now() - started).toBeLessThan(10_000);
     } finally {
       await slow.close();
     }
