@@ -1,18 +1,33 @@
 /**
- * Gateway throughput against the same origin reached directly, and against nginx with secure_link
- * (the Gcore formula, token-formats.md §F) as the peer to beat — all in one run, each server in its own
- * process, autocannon in this one. Figures, not assertions.
+ * Gateway throughput, all in one run against one origin — nginx serving files with sendfile, as a
+ * fast packager or VOD store would — so every figure has its baseline beside it:
+ *
+ * - origin: the files fetched directly;
+ * - nginx secure_link (the anchor): nginx alone checking the same Gcore tokens (the formula is nginx's
+ *   own, token-formats.md §F) and proxying through the same kind of cache as the front;
+ * - nginx front + streamgate: the configuration `streamgate nginx-config` writes, one nginx worker like
+ *   the anchor, manifests to one streamgate process, segments checked and moved by nginx;
+ * - streamgate alone, `--workers 1` and `--workers auto`;
+ * - a bare Node proxy (Node's HTTP server + undici, no checks): the floor of the stack streamgate is
+ *   built on, for its CPU per request;
+ * - `/_streamgate/auth`: the check alone, as a front proxy's subrequest asks it.
+ *
+ * The load comes from wrk (or autocannon where wrk is missing) in its own process. Figures, not
+ * assertions: on a shared machine they move, so each is a median of interleaved slices.
+ * `BENCH_SECONDS` and `BENCH_ROUNDS` set the slices (default 5 s × 3).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { configOrThrow } from '../src/config/index.js';
 import { signUrl } from '../src/index.js';
+import { nginxConfig } from '../src/nginx/config.js';
 import { table } from './measure.js';
 
 interface AutocannonResult {
@@ -22,70 +37,131 @@ interface AutocannonResult {
   errors: number;
   timeouts: number;
   non2xx: number;
-  '2xx': number;
 }
 type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SECRET = 'bench-secret-key';
-const SMALL = 1024;
-const LARGE = 1024 * 1024;
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path));
+const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((path) => existsSync(path));
+
+type File = 'playlist' | '1 KiB' | '150 KB segment' | '1 MiB';
+type Target =
+  | 'origin'
+  | 'bare Node proxy'
+  | 'nginx secure_link'
+  | 'nginx front + streamgate'
+  | 'nginx front, directory token'
+  | 'streamgate, 1 worker'
+  | 'streamgate, auto workers'
+  | '/_streamgate/auth';
+
+const FILES: ReadonlyArray<{ file: File; path: string; bytes: number; connections: number }> = [
+  { file: 'playlist', path: '/media/live/index.m3u8', bytes: 0, connections: 50 },
+  { file: '1 KiB', path: '/media/small.bin', bytes: 1024, connections: 50 },
+  { file: '150 KB segment', path: '/media/segment.ts', bytes: 150_000, connections: 20 },
+  { file: '1 MiB', path: '/media/large.ts', bytes: 1024 * 1024, connections: 10 },
+];
+
+/** A live media playlist as a packager writes it: rewritten per viewer by the gateway (mint). */
+const PLAYLIST = [
+  '#EXTM3U',
+  '#EXT-X-VERSION:3',
+  '#EXT-X-TARGETDURATION:2',
+  '#EXT-X-MEDIA-SEQUENCE:1000',
+  ...Array.from({ length: 6 }, (_, i) => [`#EXTINF:2.000,`, `seg-${1000 + i}.ts`]).flat(),
+  '',
+].join('\n');
 
 export interface GatewayBenchRow {
-  readonly file: '1 KiB' | '1 MiB';
-  readonly target:
-    'origin' | 'bare Node proxy' | 'streamgate' | 'streamgate, 2 workers' | 'nginx secure_link';
+  readonly file: File;
+  readonly target: Target;
   readonly requestsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly megabytesPerSecond: number;
-  /** CPU time of the serving processes (all of a cluster's) per request, µs; Linux only. */
+  /** CPU time of the serving processes (nginx workers and/or gateways) per request, µs; Linux only. */
   readonly cpuMicrosPerRequest: number | undefined;
   readonly errors: number;
 }
 
 export interface GatewayBenchReport {
   readonly rows: readonly GatewayBenchRow[];
-  /** streamgate ÷ origin: req/s on 1 KiB (target ≥ 0.5), throughput on 1 MiB (target ≥ 0.8). */
-  readonly ratios: { readonly smallRequests: number; readonly largeThroughput: number };
+  /** nginx front ÷ anchor, req/s: 150 KB segments and 1 MiB (target ≥ 0.9). */
+  readonly ratios: { readonly segment: number; readonly large: number };
   readonly table: string;
 }
 
 export interface GatewayBenchOptions {
-  /** Seconds per measured slice. */
   readonly seconds?: number;
-  /**
-   * Rounds of slices, targets interleaved (origin, streamgate, nginx, origin, …); each figure is the
-   * median over the rounds, so that load from other processes on a shared machine hits all alike.
-   */
   readonly rounds?: number;
   /** Compiled sources to run the gateway from (default: the package's dist/). */
   readonly distDir?: string;
   readonly log?: (line: string) => void;
 }
 
-// A fast static origin: both files served from memory by node:http, keep-alive.
-const ORIGIN = `
-const http = require('node:http');
-const small = Buffer.alloc(${SMALL}, 0x61);
-const large = Buffer.alloc(${LARGE}, 0x47);
-const server = http.createServer((req, res) => {
-  const path = req.url.split('?')[0];
-  const body = path === '/media/small.bin' ? small : path === '/media/segment.ts' ? large : undefined;
-  if (!body) { res.writeHead(404); res.end(); return; }
-  res.writeHead(200, { 'content-type': path.endsWith('.ts') ? 'video/mp2t' : 'application/octet-stream', 'content-length': body.length, 'cache-control': 'max-age=60' });
-  res.end(body);
-});
-server.keepAliveTimeout = 60000;
-server.listen(0, '127.0.0.1', () => console.log('PORT ' + server.address().port));
-`;
+interface Load {
+  readonly requestsPerSecond: number;
+  readonly total: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly bytesPerSecond: number;
+  readonly errors: number;
+}
 
-/**
- * The floor of the stack the gateway is built on: Node's HTTP server and undici's `dispatch`, bytes
- * passed through, no token check, no header filtering, no metrics. What it costs, streamgate cannot
- * go below; what streamgate costs on top of it is the product's own work.
- */
+const UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
+const SIZES: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
+
+function duration(text: string | undefined): number {
+  const match = /^([0-9.]+)(us|ms|s|m)$/.exec(text ?? '');
+  return match ? Number(match[1]) * (UNITS[match[2] ?? 'ms'] ?? 1) : NaN;
+}
+
+/** wrk with one thread (the machine's cores are for the servers), or autocannon without wrk. */
+async function load(
+  url: string,
+  connections: number,
+  seconds: number,
+  headers: Record<string, string>,
+): Promise<Load> {
+  if (WRK === undefined) {
+    const result = await autocannon({ url, connections, duration: seconds, headers });
+    return {
+      requestsPerSecond: result.requests.average,
+      total: result.requests.total,
+      p50Ms: result.latency.p50,
+      p99Ms: result.latency.p99,
+      bytesPerSecond: result.throughput.average,
+      errors: result.errors + result.timeouts + result.non2xx,
+    };
+  }
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency'];
+  for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
+  const child = spawn(WRK, [...args, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await once(child, 'exit');
+  const requests = /(\d+) requests in/.exec(out);
+  const rps = /Requests\/sec:\s+([0-9.]+)/.exec(out);
+  const transfer = /Transfer\/sec:\s+([0-9.]+)([KMG]?B)/.exec(out);
+  const p50 = /^\s+50%\s+(\S+)/m.exec(out);
+  const p99 = /^\s+99%\s+(\S+)/m.exec(out);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  if (!rps || !requests) throw new Error(`wrk said:\n${out}`);
+  return {
+    requestsPerSecond: Number(rps[1]),
+    total: Number(requests[1]),
+    p50Ms: duration(p50?.[1]),
+    p99Ms: duration(p99?.[1]),
+    bytesPerSecond: Number(transfer?.[1] ?? 0) * (SIZES[transfer?.[2] ?? 'B'] ?? 1),
+    errors: Number(non2xx?.[1] ?? 0) + (socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
+  };
+}
+
+// The floor of the stack streamgate is built on: Node's HTTP server and undici's `dispatch`, bytes
+// passed through, no token check, no header filtering, no metrics.
 const BARE_PROXY = (undiciPath: string, originUrl: string): string => `
 const http = require('node:http');
 const { Pool } = require(${JSON.stringify(undiciPath)});
@@ -144,19 +220,74 @@ async function stop(child: ChildProcess | undefined): Promise<void> {
   await once(child, 'exit');
 }
 
-function nginxConfig(dir: string, port: number, originPort: number): string {
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** nginx in the foreground under `prefix` with `conf`; resolves once it listens on `port`. */
+async function startNginx(prefix: string, conf: string, port: number): Promise<ChildProcess> {
+  if (NGINX === undefined) throw new Error('nginx is not installed: apt-get install -y nginx');
+  const check = spawnSync(NGINX, ['-t', '-p', prefix, '-c', conf], { encoding: 'utf8' });
+  if (check.status !== 0) throw new Error(`nginx -t: ${check.stderr}`);
+  const child = spawn(NGINX, ['-p', prefix, '-c', conf, '-g', 'daemon off;'], { stdio: 'ignore' });
+  for (let i = 0; !(await listening(port)); i += 1) {
+    if (i > 100 || child.exitCode !== null) throw new Error(`nginx did not start on ${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return child;
+}
+
+const TEMP_PATHS = (dir: string) =>
+  ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((kind) => `${kind}_temp_path ${dir}/temp_${kind};`)
+    .join('\n  ');
+
+/** The origin: files from disk with sendfile, keep-alive, one worker. */
+function originConfig(dir: string, port: number): string {
   return `worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  upstream origin { server 127.0.0.1:${originPort}; keepalive 128; }
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  ${TEMP_PATHS(dir)}
+  types { video/mp2t ts; application/vnd.apple.mpegurl m3u8; application/octet-stream bin; }
+  server {
+    listen 127.0.0.1:${port};
+    root ${dir}/files;
+    location /media/live/ { add_header Cache-Control "max-age=1"; }
+    location / { add_header Cache-Control "max-age=60"; }
+  }
+}
+`;
+}
+
+/**
+ * The anchor: nginx alone, secure_link with the Gcore formula, the same cache and the same I/O settings
+ * as the front (sendfile, tcp_nopush), so that front ÷ anchor measures the front's own work.
+ */
+function anchorConfig(dir: string, port: number, originPort: number): string {
+  return `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  ${TEMP_PATHS(dir)}
+  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=anchor:32m max_size=1g inactive=10m use_temp_path=off;
+  upstream origin { server 127.0.0.1:${originPort}; keepalive 64; }
   server {
     listen 127.0.0.1:${port};
     location / {
@@ -167,10 +298,12 @@ http {
       proxy_pass http://origin$uri;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+      proxy_cache anchor;
+      proxy_cache_key $uri;
+      proxy_cache_lock on;
       proxy_buffers 16 64k;
       proxy_buffer_size 64k;
       proxy_busy_buffers_size 128k;
-      proxy_max_temp_file_size 0;
     }
   }
 }
@@ -178,10 +311,9 @@ http {
 }
 
 /** CPU time (user + system) of processes so far, in µs; undefined where /proc is not available. */
-function cpuMicros(pids: number | readonly number[] | undefined): number | undefined {
-  if (pids === undefined) return undefined;
+function cpuMicros(pids: readonly number[]): number | undefined {
   let total = 0;
-  for (const pid of typeof pids === 'number' ? [pids] : pids) {
+  for (const pid of pids) {
     try {
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
       // utime and stime, in clock ticks of 10 ms (USER_HZ is 100 on Linux).
@@ -193,7 +325,7 @@ function cpuMicros(pids: number | readonly number[] | undefined): number | undef
   return total;
 }
 
-/** The processes a process started (a cluster's workers). */
+/** The processes a process started (nginx's workers, a cluster's workers). */
 function childPids(pid: number | undefined): number[] {
   if (pid === undefined) return [];
   return spawnSync('pgrep', ['-P', String(pid)])
@@ -212,20 +344,53 @@ function median(values: readonly number[]): number {
     : ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2;
 }
 
+interface Measured {
+  readonly target: Target;
+  readonly url: string;
+  readonly headers?: Record<string, string>;
+  /** The serving processes whose CPU is counted. */
+  readonly pids: () => number[];
+  /** Answers that count as success (the auth endpoint answers 204). */
+  readonly status?: number;
+}
+
 export async function runGatewayBench(options: GatewayBenchOptions = {}): Promise<GatewayBenchReport> {
-  const seconds = options.seconds ?? 5;
-  const rounds = options.rounds ?? 3;
+  const seconds = options.seconds ?? Number(process.env.BENCH_SECONDS ?? 5);
+  const rounds = options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 3);
   const log = options.log ?? ((line: string) => console.log(line));
   const distDir = options.distDir ?? join(root, 'dist');
   const main = join(distDir, 'cli', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: run "npm run build" first`);
+  if (NGINX === undefined) throw new Error('the gateway bench needs nginx: apt-get install -y nginx');
 
   const children: ChildProcess[] = [];
   const scratch = mkdtempSync(join(tmpdir(), 'streamgate-bench-'));
+  // Started as root, nginx runs its workers as nobody, who must reach the files and the cache.
+  chmodSync(scratch, 0o755);
   try {
-    const origin = await startChild(process.execPath, ['-e', ORIGIN], /^PORT (\d+)$/);
-    children.push(origin.child);
-    const originUrl = `http://127.0.0.1:${origin.match[1]}`;
+    // The origin's files.
+    const dirs = {
+      origin: join(scratch, 'origin'),
+      anchor: join(scratch, 'anchor'),
+      front: join(scratch, 'front'),
+    };
+    for (const dir of Object.values(dirs)) mkdirSync(dir, { mode: 0o755 });
+    mkdirSync(join(dirs.origin, 'files', 'media', 'live'), { recursive: true, mode: 0o755 });
+    writeFileSync(join(dirs.origin, 'files', 'media', 'small.bin'), Buffer.alloc(1024, 0x61));
+    writeFileSync(join(dirs.origin, 'files', 'media', 'segment.ts'), Buffer.alloc(150_000, 0x47));
+    writeFileSync(join(dirs.origin, 'files', 'media', 'large.ts'), Buffer.alloc(1024 * 1024, 0x47));
+    writeFileSync(join(dirs.origin, 'files', 'media', 'live', 'index.m3u8'), PLAYLIST);
+
+    const originPort = await freePort();
+    writeFileSync(join(dirs.origin, 'nginx.conf'), originConfig(dirs.origin, originPort));
+    const origin = await startNginx(dirs.origin, join(dirs.origin, 'nginx.conf'), originPort);
+    children.push(origin);
+    const originUrl = `http://127.0.0.1:${originPort}`;
+
+    const anchorPort = await freePort();
+    writeFileSync(join(dirs.anchor, 'nginx.conf'), anchorConfig(dirs.anchor, anchorPort, originPort));
+    const anchor = await startNginx(dirs.anchor, join(dirs.anchor, 'nginx.conf'), anchorPort);
+    children.push(anchor);
 
     const undiciPath = createRequire(import.meta.url).resolve('undici');
     const bare = await startChild(
@@ -234,8 +399,17 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
       /^PORT (\d+)$/,
     );
     children.push(bare.child);
-    const bareUrl = `http://127.0.0.1:${bare.match[1]}`;
 
+    // One configuration for every gateway: a catch-all Gcore zone, mint, the front trusted.
+    const input = {
+      log: { level: 'warn' as const },
+      trustedProxies: ['127.0.0.1'],
+      zones: [
+        { name: 'bench', origin: originUrl, scheme: 'gcore', secrets: [SECRET], tokens: 'mint' as const },
+      ],
+    };
+    const configFile = join(scratch, 'config.json');
+    writeFileSync(configFile, JSON.stringify(input));
     const runner =
       'const { main } = await import(process.argv[1]); process.exitCode = await main(process.argv.slice(2));';
     const startGateway = async (
@@ -250,14 +424,12 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
           runner,
           main,
           'serve',
-          '--origin',
-          originUrl,
-          '--scheme',
-          'gcore',
-          '--secret',
-          SECRET,
+          '--config',
+          configFile,
           '--port',
           '0',
+          '--log-level',
+          'info',
           ...extra,
         ],
         ready,
@@ -265,110 +437,127 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
       children.push(started.child);
       return { child: started.child, url: started.match[1] ?? '' };
     };
-    const gateway = await startGateway([], /"url":"(http:\/\/[^"]+)"/);
-    const gatewayUrl = gateway.url;
+    const single = await startGateway(['--workers', '1'], /"url":"(http:\/\/[^"]+)"/);
+    const clustered = await startGateway(['--workers', 'auto'], /"role":"primary".*"url":"(http:\/\/[^"]+)"/);
+    const behindFront = await startGateway(['--workers', '1'], /"url":"(http:\/\/[^"]+)"/);
 
-    // The same gateway as two worker processes on one port (serve --workers 2).
-    const clustered = await startGateway(['--workers', '2'], /"role":"primary".*"url":"(http:\/\/[^"]+)"/);
-    const clusteredUrl = clustered.url;
-    const clusteredPids = [clustered.child.pid ?? 0, ...childPids(clustered.child.pid)];
-
-    let nginxUrl: string | undefined;
-    let nginxWorker: number | undefined;
-    const nginxBinary = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path));
-    if (nginxBinary !== undefined) {
-      const port = await freePort();
-      writeFileSync(join(scratch, 'nginx.conf'), nginxConfig(scratch, port, Number(origin.match[1])));
-      const check = spawnSync(nginxBinary, [
-        '-t',
-        '-p',
-        scratch,
-        '-e',
-        join(scratch, 'error.log'),
-        '-c',
-        join(scratch, 'nginx.conf'),
-      ]);
-      if (check.status === 0) {
-        const nginx = spawn(
-          nginxBinary,
-          [
-            '-p',
-            scratch,
-            '-e',
-            join(scratch, 'error.log'),
-            '-c',
-            join(scratch, 'nginx.conf'),
-            '-g',
-            'daemon off;',
-          ],
-          {
-            stdio: 'ignore',
-          },
-        );
-        children.push(nginx);
-        for (let i = 0; i < 50; i += 1) {
-          if (
-            await fetch(`http://127.0.0.1:${port}/`).then(
-              () => true,
-              () => false,
-            )
-          )
-            break;
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        nginxUrl = `http://127.0.0.1:${port}`;
-        // The worker process serves; the master only supervises.
-        nginxWorker = childPids(nginx.pid)[0];
-      } else log(`nginx skipped: ${check.stderr.toString().trim().split('\n').pop()}`);
-    } else log('nginx skipped: not installed');
+    const frontPort = await freePort();
+    const generated = nginxConfig(configOrThrow(input), {
+      listen: { host: '127.0.0.1', port: frontPort },
+      gateways: [behindFront.url],
+      prefix: dirs.front,
+      workerProcesses: 1,
+    });
+    if (!generated.ok) throw new Error(generated.problems.join('\n'));
+    writeFileSync(
+      join(dirs.front, 'nginx.conf'),
+      generated.text.replace(/access_log \S+ streamgate;/, 'access_log off;'),
+    );
+    const front = await startNginx(dirs.front, join(dirs.front, 'nginx.conf'), frontPort);
+    children.push(front);
 
     const expires = Math.floor(Date.now() / 1000) + 3600;
     const rows: GatewayBenchRow[] = [];
-    for (const [file, path, connections] of [
-      ['1 KiB', '/media/small.bin', 50],
-      ['1 MiB', '/media/segment.ts', 10],
-    ] as const) {
+    const plans: Array<{
+      file: File;
+      path: string;
+      bytes: number;
+      connections: number;
+      targets: Measured[];
+    }> = [];
+    for (const { file, path, bytes, connections } of FILES) {
       const signed = signUrl(path, { scheme: 'gcore', secret: SECRET, expires });
-      const targets: Array<[GatewayBenchRow['target'], string, number | readonly number[] | undefined]> = [
-        ['origin', `${originUrl}${path}`, origin.child.pid],
-        ['bare Node proxy', `${bareUrl}${signed}`, bare.child.pid],
-        ['streamgate', `${gatewayUrl}${signed}`, gateway.child.pid],
-        ['streamgate, 2 workers', `${clusteredUrl}${signed}`, clusteredPids],
+      const directory = signUrl(path, { scheme: 'gcore', secret: SECRET, expires, dir: true });
+      const targets: Measured[] = [
+        { target: 'origin', url: `${originUrl}${path}`, pids: () => childPids(origin.pid) },
       ];
-      if (nginxUrl !== undefined) targets.push(['nginx secure_link', `${nginxUrl}${signed}`, nginxWorker]);
-      for (const [target, url] of targets) {
-        const check = await fetch(url);
-        const length = (await check.arrayBuffer()).byteLength;
-        if (check.status !== 200 || length !== (file === '1 KiB' ? SMALL : LARGE)) {
-          throw new Error(`${target} answered ${check.status} with ${length} bytes for ${path}`);
-        }
-        await autocannon({ url, connections, duration: 2 });
+      if (file === '1 KiB') {
+        targets.push({
+          target: 'bare Node proxy',
+          url: `http://127.0.0.1:${bare.match[1]}${path}`,
+          pids: () => [bare.child.pid ?? 0],
+        });
       }
-      const slices = new Map<string, AutocannonResult[]>();
-      const cpu = new Map<string, number[]>();
+      if (file !== 'playlist') {
+        targets.push({
+          target: 'nginx secure_link',
+          url: `http://127.0.0.1:${anchorPort}${signed}`,
+          pids: () => childPids(anchor.pid),
+        });
+      }
+      const frontPids = () => [...childPids(front.pid), behindFront.child.pid ?? 0];
+      targets.push({
+        target: 'nginx front + streamgate',
+        url: `http://127.0.0.1:${frontPort}${signed}`,
+        pids: frontPids,
+      });
+      if (file === '150 KB segment') {
+        targets.push({
+          target: 'nginx front, directory token',
+          url: `http://127.0.0.1:${frontPort}${directory}`,
+          pids: frontPids,
+        });
+      }
+      targets.push(
+        {
+          target: 'streamgate, 1 worker',
+          url: `${single.url}${signed}`,
+          pids: () => [single.child.pid ?? 0],
+        },
+        {
+          target: 'streamgate, auto workers',
+          url: `${clustered.url}${signed}`,
+          pids: () => [clustered.child.pid ?? 0, ...childPids(clustered.child.pid)],
+        },
+      );
+      if (file === '1 KiB') {
+        targets.push({
+          target: '/_streamgate/auth',
+          url: `${single.url}/_streamgate/auth`,
+          headers: { 'X-Original-URI': signed, 'X-Forwarded-For': '198.51.100.7' },
+          pids: () => [single.child.pid ?? 0],
+          status: 204,
+        });
+      }
+      plans.push({ file, path, bytes, connections, targets });
+    }
+
+    for (const { file, bytes, connections, targets } of plans) {
+      for (const target of targets) {
+        const check = await fetch(target.url, { headers: target.headers ?? {} });
+        const length = (await check.arrayBuffer()).byteLength;
+        const body = target.status === 204 ? 0 : bytes;
+        if (check.status !== (target.status ?? 200) || (body > 0 && length !== body)) {
+          throw new Error(`${target.target} answered ${check.status} with ${length} bytes for ${file}`);
+        }
+        await load(target.url, connections, 2, target.headers ?? {});
+      }
+      const slices = new Map<Target, Load[]>();
+      const cpu = new Map<Target, number[]>();
       for (let round = 0; round < rounds; round += 1) {
-        for (const [target, url, pid] of targets) {
-          const before = cpuMicros(pid);
-          const result = await autocannon({ url, connections, duration: seconds });
-          const after = cpuMicros(pid);
-          slices.set(target, [...(slices.get(target) ?? []), result]);
-          if (before !== undefined && after !== undefined && result.requests.total > 0) {
-            cpu.set(target, [...(cpu.get(target) ?? []), (after - before) / result.requests.total]);
+        for (const target of targets) {
+          const pids = target.pids();
+          const before = cpuMicros(pids);
+          const result = await load(target.url, connections, seconds, target.headers ?? {});
+          const after = cpuMicros(pids);
+          slices.set(target.target, [...(slices.get(target.target) ?? []), result]);
+          if (before !== undefined && after !== undefined && result.total > 0) {
+            cpu.set(target.target, [...(cpu.get(target.target) ?? []), (after - before) / result.total]);
           }
         }
       }
-      for (const [target] of targets) {
+      for (const { target } of targets) {
         const results = slices.get(target) ?? [];
         const cpuFigures = cpu.get(target);
         rows.push({
           file,
           target,
-          requestsPerSecond: median(results.map((r) => r.requests.average)),
-          p50Ms: median(results.map((r) => r.latency.p50)),
-          p99Ms: median(results.map((r) => r.latency.p99)),
-          megabytesPerSecond: median(results.map((r) => r.throughput.average / 1048576)),
+          requestsPerSecond: median(results.map((r) => r.requestsPerSecond)),
+          p50Ms: median(results.map((r) => r.p50Ms)),
+          p99Ms: median(results.map((r) => r.p99Ms)),
+          megabytesPerSecond: median(results.map((r) => r.bytesPerSecond / 1048576)),
           cpuMicrosPerRequest: cpuFigures && cpuFigures.length > 0 ? median(cpuFigures) : undefined,
-          errors: results.reduce((sum, r) => sum + r.errors + r.timeouts + r.non2xx, 0),
+          errors: results.reduce((sum, r) => sum + r.errors, 0),
         });
         log(
           `  ${file} ${target}: ${Math.round(rows[rows.length - 1]?.requestsPerSecond ?? 0)} req/s (median of ${rounds})`,
@@ -376,27 +565,23 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
       }
     }
 
-    const find = (file: GatewayBenchRow['file'], target: GatewayBenchRow['target']) =>
+    const find = (file: File, target: Target) =>
       rows.find((row) => row.file === file && row.target === target);
     const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || !b ? NaN : a / b);
-    const percent = (a: number | undefined, b: number | undefined) => `${(ratio(a, b) * 100).toFixed(0)} %`;
     const ratios = {
-      smallRequests: ratio(
-        find('1 KiB', 'streamgate')?.requestsPerSecond,
-        find('1 KiB', 'origin')?.requestsPerSecond,
+      segment: ratio(
+        find('150 KB segment', 'nginx front + streamgate')?.requestsPerSecond,
+        find('150 KB segment', 'nginx secure_link')?.requestsPerSecond,
       ),
-      largeThroughput: ratio(
-        find('1 MiB', 'streamgate')?.megabytesPerSecond,
-        find('1 MiB', 'origin')?.megabytesPerSecond,
+      large: ratio(
+        find('1 MiB', 'nginx front + streamgate')?.requestsPerSecond,
+        find('1 MiB', 'nginx secure_link')?.requestsPerSecond,
       ),
     };
     const text = table(
       rows.map((row) => {
-        const base = find(row.file, 'origin');
-        const share =
-          row.file === '1 KiB'
-            ? ratio(row.requestsPerSecond, base?.requestsPerSecond)
-            : ratio(row.megabytesPerSecond, base?.megabytesPerSecond);
+        const anchorRow = find(row.file, 'nginx secure_link');
+        const originRow = find(row.file, 'origin');
         return {
           file: row.file,
           target: row.target,
@@ -405,27 +590,44 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
           'p99 ms': row.p99Ms,
           'MiB/s': row.megabytesPerSecond,
           'CPU µs/req': row.cpuMicrosPerRequest === undefined ? '—' : Math.round(row.cpuMicrosPerRequest),
-          'vs origin': row.target === 'origin' ? '—' : `${(share * 100).toFixed(0)} %`,
+          'vs anchor':
+            anchorRow === undefined || row.target === 'origin' || row.target === '/_streamgate/auth'
+              ? '—'
+              : ratio(row.requestsPerSecond, anchorRow.requestsPerSecond).toFixed(2),
+          'vs origin':
+            row.target === 'origin'
+              ? '—'
+              : ratio(row.requestsPerSecond, originRow?.requestsPerSecond).toFixed(2),
           errors: row.errors,
         };
       }),
     );
+    const cpuOf = (file: File, target: Target) => {
+      const value = find(file, target)?.cpuMicrosPerRequest;
+      return value === undefined ? '—' : `${Math.round(value)} µs`;
+    };
+    const cpuRatio = (file: File) =>
+      ratio(
+        find(file, 'nginx secure_link')?.cpuMicrosPerRequest,
+        find(file, 'nginx front + streamgate')?.cpuMicrosPerRequest,
+      ).toFixed(2);
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     const summary =
-      `${text}\n\n${cpus().length} × ${cpu}; autocannon in the bench process, origin, bare proxy, streamgate (one process, and a primary with 2 workers) and nginx ` +
-      `(1 worker) in their own; 1 KiB: 50 connections, 1 MiB: 10 connections; medians of ${rounds} interleaved ` +
-      `${seconds}-second slices after a 2 s warm-up; CPU µs/req is the serving process's own CPU time.\n` +
-      `streamgate / origin: ${(ratios.smallRequests * 100).toFixed(0)} % of req/s on 1 KiB (target ≥ 50 %), ` +
-      `${(ratios.largeThroughput * 100).toFixed(0)} % of throughput on 1 MiB (target ≥ 80 %).\n` +
-      `bare Node proxy / origin (the ceiling of a Node HTTP server + undici on this machine): ` +
-      `${percent(find('1 KiB', 'bare Node proxy')?.requestsPerSecond, find('1 KiB', 'origin')?.requestsPerSecond)} ` +
-      `on 1 KiB, ` +
-      `${percent(find('1 MiB', 'bare Node proxy')?.megabytesPerSecond, find('1 MiB', 'origin')?.megabytesPerSecond)} ` +
-      `on 1 MiB.`;
+      `${text}\n\n${cpus().length} × ${cpu}; load from ${WRK === undefined ? 'autocannon (in the bench process)' : 'wrk, one thread'}; ` +
+      `origin, anchor and front are nginx with one worker each; medians of ${rounds} interleaved ${seconds}-second slices after a 2 s warm-up. ` +
+      `CPU µs/req counts the serving processes only: nginx's workers, plus the gateway behind the front; the origin's own row is the origin.\n` +
+      `nginx front ÷ anchor, req/s: ${ratios.segment.toFixed(2)} on 150 KB segments, ${ratios.large.toFixed(2)} on 1 MiB (target ≥ 0.9); ` +
+      `both cache, so segments are served from nginx's cache after the first request. ` +
+      `CPU per request, anchor ÷ front (the same figure, steadier on a busy machine): ${cpuRatio('150 KB segment')} on 150 KB, ` +
+      `${cpuRatio('1 MiB')} on 1 MiB, ${cpuRatio('1 KiB')} on 1 KiB.\n` +
+      `Playlists (rewritten per viewer): ${cpuOf('playlist', 'nginx front + streamgate')} per request through the front, ` +
+      `${cpuOf('playlist', 'streamgate, 1 worker')} standalone.\n` +
+      `/_streamgate/auth: ${Math.round(find('1 KiB', '/_streamgate/auth')?.requestsPerSecond ?? NaN)} req/s at ${cpuOf('1 KiB', '/_streamgate/auth')} per check, ` +
+      `against ${cpuOf('1 KiB', 'streamgate, 1 worker')} per proxied 1 KiB request and ${cpuOf('1 KiB', 'bare Node proxy')} for the bare Node proxy.`;
     log(summary);
     return { rows, ratios, table: summary };
   } finally {
-    await Promise.all(children.map((child) => stop(child)));
+    for (const child of [...children].reverse()) await stop(child);
     rmSync(scratch, { recursive: true, force: true });
   }
 }

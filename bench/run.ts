@@ -1,5 +1,6 @@
 import { cpus, totalmem } from 'node:os';
 import { runCoalescingBench, runGatewayBench } from './gateway.js';
+import { runManifestLoadBench } from './manifest-load.js';
 import { runDashRewriteBench, runRewriteBench } from './rewrite.js';
 import { runTokenBench } from './tokens.js';
 
@@ -15,12 +16,15 @@ console.log(runRewriteBench());
 console.log('');
 console.log(runDashRewriteBench());
 
+console.log('\n## Large manifests under load: event-loop delay, other viewers, peak memory\n');
+console.log(await runManifestLoadBench({ log: () => {} }));
+
 console.log('\n## Live coalescing: origin fetches for 200 viewers of one live variant\n');
 const coalescing = await runCoalescingBench({ log: () => {} });
 console.log(coalescing.table);
 
 console.log(
-  '\n## Gateway throughput: origin direct vs streamgate vs nginx secure_link (same origin, same run)\n',
+  '\n## Throughput: nginx origin, nginx secure_link (the anchor), the nginx front + streamgate, streamgate alone, /_streamgate/auth (same origin, same run)\n',
 );
 const gateway = await runGatewayBench({ log: () => {} });
 console.log(gateway.table);

@@ -415,6 +415,35 @@ function dashSegmentBase() {
   write(join(dir, 'segmentbase.mpd'), out);
 }
 
+// ---- dash/per-representation: one AdaptationSet-level template ----------------------------------
+
+/**
+ * ISO/IEC 23009-1 §5.3.9.2: a SegmentTemplate at AdaptationSet level applies to every Representation in
+ * it. ffmpeg repeats one per Representation; when they are identical, one is moved up, as Shaka Packager
+ * writes it, so the template's `$RepresentationID$/` names a directory per Representation.
+ */
+function dashPerRepresentation() {
+  const file = join(root, 'dash/per-representation/manifest.mpd');
+  const mpd = readFileSync(file, 'utf8');
+  const template = /\n(\t+)<SegmentTemplate ([^>]*)>\s*<\/SegmentTemplate>/g;
+  let sets = 0;
+  const out = mpd.replace(
+    /(<AdaptationSet [^>]*>)([\s\S]*?)(\n\t+<\/AdaptationSet>)/g,
+    (_m, open, body, close) => {
+      const found = [...body.matchAll(template)];
+      if (found.length === 0 || new Set(found.map((t) => t[2])).size !== 1)
+        fail('per-representation: templates differ');
+      if (!found[0][2].includes('$RepresentationID$/'))
+        fail('per-representation: no $RepresentationID$/ directory');
+      sets++;
+      const indent = found[0][1].slice(1);
+      return `${open}\n${indent}<SegmentTemplate ${found[0][2]}/>${body.replace(template, '')}${close}`;
+    },
+  );
+  if (sets !== 2) fail(`per-representation: ${sets} AdaptationSets, expected 2`);
+  write(file, out);
+}
+
 // ---- live-src -----------------------------------------------------------------------------------
 
 function liveSource() {
@@ -551,10 +580,13 @@ function liveDashSource() {
 // is built, so only its manifest is written.
 if (process.argv[3] === 'live-dash-src') {
   liveDashSource();
+} else if (process.argv[3] === 'dash-per-representation') {
+  dashPerRepresentation();
 } else {
   vodFmp4();
   vodTsAes();
   dashSegmentBase();
+  dashPerRepresentation();
   liveSource();
   liveDashSource();
 }

@@ -103,6 +103,37 @@ live_dash_src() { # out-dir mezzanine-dir
   done
 }
 
+# --- DASH, one directory per Representation: Shaka Packager's default layout -----------------------
+# One AdaptationSet-level SegmentTemplate `$RepresentationID$/seg_$Number%03d$.m4s` shared by the
+# Representations, each in its own directory. ffmpeg writes the template into every Representation and
+# creates no directories; fixture-manifests.mjs hoists the (identical) templates to the AdaptationSet.
+# 12 s, not 30: only the layout is new, the media are the renditions of dash/number/.
+PER_REP_DUR=12
+dash_per_representation() { # out-dir mezzanine-dir
+  local d=$1/dash/per-representation m=$2
+  mkdir -p "$d/0" "$d/1" "$d/2"
+  (cd "$d" && "${FF[@]}" -i "$m/v234.mp4" -i "$m/v360.mp4" -i "$m/audio.aac" -map 0:v -map 1:v -map 2:a \
+    -c copy "${MUX[@]}" -t "$PER_REP_DUR" -f dash -seg_duration "$SEG" \
+    -adaptation_sets 'id=0,streams=v id=1,streams=a' -use_template 1 -use_timeline 0 \
+    -init_seg_name '$RepresentationID$/init.m4s' -media_seg_name '$RepresentationID$/seg_$Number%03d$.m4s' \
+    manifest.mpd)
+}
+
+# scripts/make-fixtures.sh dash-per-representation builds, checks and replaces that directory only.
+if [ "${1:-}" = dash-per-representation ]; then
+  mkdir -p "$WORK/mezz"
+  encode_video "$WORK/mezz/v234.mp4" 416 234 200 "234p" "$VOD_DUR"
+  encode_video "$WORK/mezz/v360.mp4" 640 360 400 "360p" "$VOD_DUR"
+  encode_audio "$WORK/mezz/audio.aac" "$VOD_DUR"
+  dash_per_representation "$WORK/out" "$WORK/mezz"
+  node "$ROOT/scripts/fixture-manifests.mjs" "$WORK/out" dash-per-representation
+  node "$ROOT/scripts/verify-dash.mjs" "$WORK/out/dash/per-representation/manifest.mpd" "$PER_REP_DUR"
+  rm -rf "${OUT:?}/dash/per-representation"
+  cp -R "$WORK/out/dash/per-representation" "$OUT/dash/"
+  du -sh "$OUT/dash/per-representation" >&2
+  exit 0
+fi
+
 # scripts/make-fixtures.sh live-dash-src builds, checks and replaces fixtures/media/live-dash-src/ only.
 if [ "${1:-}" = live-dash-src ]; then
   live_dash_src "$WORK/out/live-dash-src" "$WORK/mezz"
@@ -193,6 +224,7 @@ dash list -use_template 0 -init_seg_name 'init-$RepresentationID$.m4s' \
 # One file per representation with a global sidx; ffmpeg describes it with SegmentList@mediaRange,
 # fixture-manifests.mjs adds segmentbase.mpd (SegmentBase@indexRange) over the same files.
 dash single -single_file 1 -global_sidx 1 -single_file_name 'stream-$RepresentationID$.mp4'
+dash_per_representation "$B" "$M"
 
 # --- Live source: 60 s of 2 s MPEG-TS segments for the live simulator ------------------------
 L="$B/live-src"

@@ -4,22 +4,15 @@
  * formats, loading neither the gateway's HTTP stack (express, undici) nor its logging and metrics (pino,
  * prom-client). The main entry, `streamgate`, exports the same functions beside the gateway.
  */
-import { checkRequest } from './tokens/check.js';
-import {
-  createEctokenScheme,
-  ECTOKEN_PARAM_NAME,
-  ectokenRules,
-  type EctokenRules,
-} from './tokens/ectoken.js';
-import { schemeByName, SCHEME_NAMES } from './tokens/registry.js';
-import type { RequestFacts, SchemeName, TokenScheme } from './tokens/scheme.js';
-import { SignError, signTarget, type SignScope } from './tokens/sign.js';
+import type { EctokenRules } from './tokens/ectoken.js';
+import { signCookiesWith, signUrlWith, verifyWith } from './tokens/operations.js';
+import type { RequestFacts, SchemeName } from './tokens/scheme.js';
 import { verdictName, type DenialReason, type Verdict } from './tokens/verdict.js';
 
 export type { SchemeName, TokenScheme } from './tokens/scheme.js';
 export type { Verdict, Grant, Denial, DenialReason, TokenScope } from './tokens/verdict.js';
 export { SignError } from './tokens/sign.js';
-export { SCHEMES, SCHEME_NAMES } from './tokens/registry.js';
+export { SCHEMES, SCHEME_NAMES, SCHEME_DEFINITIONS } from './tokens/registry.js';
 export { canonicalIp } from './tokens/ip.js';
 export {
   decryptEctoken,
@@ -29,9 +22,10 @@ export {
   type EctokenRules,
 } from './tokens/ectoken.js';
 
-export interface SignUrlOptions {
+export interface SignUrlOptions extends SchemeSignOptions {
   readonly scheme: SchemeName;
-  readonly secret: string;
+  /** The shared key (HMAC/MD5 schemes). CloudFront signs with `privateKey`, JWT with either. */
+  readonly secret?: string;
   /** Expiry as Unix seconds. Give this or `ttl`. */
   readonly expires?: number;
   /** Lifetime in seconds from `now`. */
@@ -47,52 +41,52 @@ export interface SignUrlOptions {
   readonly dir?: boolean;
   /** Put a directory token in the path (`/dir/~token~expires/file`): the whole subtree opens. */
   readonly pathToken?: boolean;
+}
+
+/** Each scheme's own signing options; giving one to another scheme is an error, never ignored. */
+export interface SchemeSignOptions {
   /** ectoken only: access rules written into the token (country, referrer, protocol, host, URL prefixes). */
   readonly rules?: EctokenRules;
-  /** ectoken only: the query parameter that carries the token (the zone's; default `token`). */
+  /**
+   * ectoken: the query parameter that carries the token (the zone's; default `token`). akamai: the
+   * token name (default `__token__`; `hdnts` for Segmented Media Protection).
+   */
   readonly param?: string;
+  /** akamai: ACL patterns the token opens (`/vod/movie-1/*`, `?` one character); joined by `!`. */
+  readonly acl?: string | readonly string[];
+  /** akamai: `st`, not valid before this Unix time. */
+  readonly start?: number;
+  /** akamai: `id`, a session id written into the token. */
+  readonly sessionId?: string;
+  /** akamai: `data`, a payload written into the token. */
+  readonly data?: string;
+  /** akamai: the property's salt (signed, never sent). */
+  readonly salt?: string;
+  /** akamai: sha256 (default), sha1 or md5. */
+  readonly algorithm?: string;
+  /** akamai: "Escape token input" (ip, id, data and url percent-encoded before signing). */
+  readonly escapeEarly?: boolean;
+  /** cloudfront: the PEM private key of the key pair (jwt: RS256/ES256/ES384 signing key). */
+  readonly privateKey?: string;
+  /** cloudfront: the key pair id CloudFront knows. */
+  readonly keyPairId?: string;
+  /** cloudfront: a custom policy Resource (`https://host/vod/movie-1/*`). */
+  readonly policyResource?: string;
+  /** cloudfront: an IpAddress CIDR range the viewer must come from. */
+  readonly sourceIp?: string;
+  /** bunny: token_path, the path prefix the token opens. */
+  readonly tokenPath?: string;
+  /** bunny: token_countries (ISO 3166 codes allowed). */
+  readonly countries?: readonly string[];
+  /** bunny: token_countries_blocked. */
+  readonly countriesBlocked?: readonly string[];
+  /** bunny: token_ignore_params (the URL's other parameters are not signed). */
+  readonly ignoreParams?: boolean;
+  /** jwt: extra claims (an object, or its JSON text). */
+  readonly claims?: Readonly<Record<string, unknown>> | string;
+  /** jwt: the kid header naming the signing key. */
+  readonly kid?: string;
 }
-
-function resolveScheme(name: string): TokenScheme {
-  const scheme = schemeByName(name);
-  if (!scheme) throw new SignError('scheme', `unknown scheme "${name}" (one of: ${SCHEME_NAMES.join(', ')})`);
-  return scheme;
-}
-
-/** The scheme with the per-zone ectoken settings, which the other schemes refuse rather than ignore. */
-function schemeWith(
-  name: string,
-  options: { readonly param?: string; readonly ignoreUrlCase?: boolean },
-  ectokenOnly: Readonly<Record<string, unknown>>,
-): TokenScheme {
-  const scheme = resolveScheme(name);
-  if (scheme.name !== 'ectoken') {
-    const given = Object.keys(ectokenOnly).filter((key) => ectokenOnly[key] !== undefined);
-    if (given.length > 0) {
-      throw new SignError(
-        'scheme',
-        `${given.join(', ')}: ectoken only; ${scheme.name} tokens carry no rules`,
-      );
-    }
-    return scheme;
-  }
-  if (options.param !== undefined && !ECTOKEN_PARAM_NAME.test(options.param)) {
-    throw new SignError('scheme', `param must be a query parameter name, got "${options.param}"`);
-  }
-  const key = `${options.param ?? 'token'}\n${options.ignoreUrlCase === true}`;
-  let cached = ectokenSchemes.get(key);
-  if (cached === undefined) {
-    cached = createEctokenScheme(options);
-    if (ectokenSchemes.size >= 32) ectokenSchemes.clear();
-    ectokenSchemes.set(key, cached);
-  }
-  return cached;
-}
-
-// One scheme object per setting: checkRequest remembers each scheme's parameter names.
-const ectokenSchemes = new Map<string, TokenScheme>();
-
-const clock = (): number => Math.floor(Date.now() / 1000);
 
 /**
  * Returns `url` with a token. Example (a website backend handing a player a 2-minute link):
@@ -105,52 +99,38 @@ const clock = (): number => Math.floor(Date.now() / 1000);
  * @throws {SignError} for a bad secret, expiry, IP or path.
  */
 export function signUrl(url: string, options: SignUrlOptions): string {
-  const scheme = schemeWith(
-    options.scheme,
-    { ...(options.param === undefined ? {} : { param: options.param }) },
-    { rules: options.rules, param: options.param },
-  );
-  let expires = options.expires;
-  if (expires === undefined) {
-    if (options.ttl === undefined) throw new SignError('expiry', 'give either expires or ttl');
-    if (!Number.isInteger(options.ttl) || options.ttl < 1) {
-      throw new SignError('expiry', 'ttl must be a whole number of seconds ≥ 1');
-    }
-    expires = (options.now ?? clock()) + options.ttl;
-  }
-  const scope: SignScope = options.pathToken ? 'path' : options.dir ? 'directory' : 'file';
-  let rules: ReadonlyArray<readonly [string, string]> | undefined;
-  if (options.rules !== undefined) {
-    if (options.ip !== undefined && options.rules.clientIp !== undefined) {
-      throw new SignError('rule', 'ip and rules.clientIp both set ec_clientip; give one of them');
-    }
-    if (options.dir && options.rules.urlAllow !== undefined) {
-      throw new SignError('rule', 'rules.urlAllow names what the token opens; drop dir');
-    }
-    const built = ectokenRules(options.rules);
-    if (!built.ok) throw new SignError('rule', built.problem);
-    rules = built.pairs;
-  }
-  return signTarget(url, {
-    scheme,
-    secret: options.secret,
-    expires,
-    ip: options.ip,
-    scope,
-    ...(rules === undefined ? {} : { rules }),
-  });
+  return signUrlWith(url, options as unknown as Readonly<Record<string, unknown>>);
+}
+
+/**
+ * The `Set-Cookie` values that carry a token for `url` (its directory with `dir`), for schemes whose
+ * tokens travel in cookies (Akamai, CloudFront): HttpOnly, Path scoped like the token, Secure for
+ * https URLs. A player then requests the plain URL with credentials.
+ * @throws {SignError} for a scheme without cookies, or bad signing input.
+ */
+export function signCookies(url: string, options: SignUrlOptions): string[] {
+  return signCookiesWith(url, options as unknown as Readonly<Record<string, unknown>>);
 }
 
 /** What verifyRequest accepts: a URL string, `{ url, ip }`, or a Node/express request. */
 export type VerifiableRequest =
   | string
-  | { readonly url: string; readonly ip?: string }
-  | { readonly url?: string; readonly socket?: { readonly remoteAddress?: string } };
+  | {
+      readonly url: string;
+      readonly ip?: string;
+      /** Request headers (lower-case names): read for schemes whose tokens travel in cookies or headers. */
+      readonly headers?: Readonly<Record<string, string | string[] | undefined>>;
+    }
+  | {
+      readonly url?: string;
+      readonly socket?: { readonly remoteAddress?: string };
+      readonly headers?: Readonly<Record<string, string | string[] | undefined>>;
+    };
 
-export interface VerifyRequestOptions {
+export interface VerifyRequestOptions extends SchemeVerifyOptions {
   readonly scheme: SchemeName;
-  /** The zone's key, or its keys for rotation (any of them opens). */
-  readonly secret: string | readonly string[];
+  /** The zone's key, or its keys for rotation (any of them opens). Public-key schemes take files instead. */
+  readonly secret?: string | readonly string[];
   /** Unix seconds; defaults to the clock. */
   readonly now?: number;
   /**
@@ -163,10 +143,37 @@ export interface VerifyRequestOptions {
    * (only the caller knows which proxies to trust); what is not given counts as unknown or absent.
    */
   readonly facts?: VerifyFacts;
+}
+
+/** Each scheme's own verifying options. */
+export interface SchemeVerifyOptions {
   /** ectoken only: `ec_url_allow` compares without case (the zone's "ignore URL case"). */
   readonly ignoreUrlCase?: boolean;
-  /** ectoken only: the query parameter that carries the token (default `token`; a bare `?<token>` too). */
+  /** ectoken: the token's query parameter (default `token`; a bare `?<token>` too); akamai: the token name. */
   readonly param?: string;
+  /** akamai: the property's salt. */
+  readonly salt?: string;
+  /** akamai: sha256 (default), sha1 or md5. */
+  readonly algorithm?: string;
+  /** akamai: "Escape token input". */
+  readonly escapeEarly?: boolean;
+  /** cloudfront: the key group's public keys, each under its key pair id. */
+  readonly keyPairs?: ReadonlyArray<{ readonly id: string; readonly publicKey: string }>;
+  /** cloudfront: one PEM public key (with keyPairId), instead of keyPairs. */
+  readonly publicKey?: string | readonly string[];
+  /** cloudfront: the id of publicKey. */
+  readonly keyPairId?: string | readonly string[];
+  /** bunny: also accept legacy SHA-256 tokens. */
+  readonly legacy?: boolean;
+  /** jwt: public keys (PEM text or JWK objects), each with an optional kid. */
+  readonly publicKeys?: ReadonlyArray<{
+    readonly kid?: string;
+    readonly key: string | Record<string, unknown>;
+  }>;
+  /** jwt: a JWKS document's text. */
+  readonly jwks?: string;
+  /** jwt: seconds of clock skew allowed on exp and nbf (default 5). */
+  readonly leeway?: number;
 }
 
 export interface VerifyFacts {
@@ -212,21 +219,6 @@ export interface VerifyResult {
  * Never throws for a bad request: every outcome is a result.
  */
 export function verifyRequest(request: VerifiableRequest, options: VerifyRequestOptions): VerifyResult {
-  const scheme = schemeWith(
-    options.scheme,
-    {
-      ...(options.param === undefined ? {} : { param: options.param }),
-      ...(options.ignoreUrlCase === undefined ? {} : { ignoreUrlCase: options.ignoreUrlCase }),
-    },
-    { facts: options.facts, ignoreUrlCase: options.ignoreUrlCase, param: options.param },
-  );
-  if (scheme.name === 'ectoken' && options.bindIp) {
-    throw new SignError('scheme', 'an ectoken binds itself to addresses with ec_clientip; drop bindIp');
-  }
-  const keys = typeof options.secret === 'string' ? [options.secret] : [...options.secret];
-  if (keys.length === 0 || keys.some((key) => key.length === 0)) {
-    throw new SignError('secret', 'verifyRequest needs at least one non-empty secret');
-  }
   const url = typeof request === 'string' ? request : (request.url ?? '/');
   const clientIp =
     typeof request === 'string'
@@ -236,14 +228,21 @@ export function verifyRequest(request: VerifiableRequest, options: VerifyRequest
         : 'socket' in request
           ? request.socket?.remoteAddress
           : undefined;
-  const checked = checkRequest(url, {
-    scheme,
-    keys,
-    now: options.now ?? clock(),
-    bindIp: options.bindIp ?? false,
-    clientIp,
-    ...(options.facts === undefined ? {} : { facts: requestFacts(options.facts) }),
-  });
+  const headers = typeof request === 'string' ? undefined : request.headers;
+  const single = (name: string): string | undefined => {
+    const value = headers?.[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const { facts, ...rest } = options;
+  const checked = verifyWith(
+    {
+      url,
+      ...(clientIp === undefined ? {} : { clientIp }),
+      ...(headers === undefined ? {} : { cookies: single('cookie'), header: single }),
+    },
+    { ...rest, ...(facts === undefined ? {} : { facts: requestFacts(facts) }) },
+    options.now,
+  );
   const { verdict } = checked;
   return {
     ok: verdict.ok,

@@ -1,6 +1,7 @@
 import { DEMO_HELP, runDemo } from '../demo/command.js';
 import { packageVersion } from '../version.js';
 import { DECRYPT_HELP, runDecrypt } from './decrypt.js';
+import { NGINX_CONFIG_HELP, runNginxConfig } from './nginx-config.js';
 import { REWRITE_HELP, runRewrite } from './rewrite.js';
 import { runServe, SERVE_HELP } from './serve.js';
 import { runSign, SIGN_HELP } from './sign.js';
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   sign: { run: runSign, help: SIGN_HELP },
   verify: { run: runVerify, help: VERIFY_HELP },
   decrypt: { run: runDecrypt, help: DECRYPT_HELP },
+  'nginx-config': { run: runNginxConfig, help: NGINX_CONFIG_HELP },
 };
 
 export const HELP = `streamgate — token gateway for HLS and DASH
@@ -30,6 +32,7 @@ Commands:
   verify    check a signed URL (exit 0 valid, 1 denied)
   decrypt   print the parameters inside an ectoken (exit 1 when no key opens it)
   rewrite   print a manifest as the gateway would rewrite it
+  nginx-config  print an nginx configuration: nginx checks and moves segments, gateways rewrite manifests
   demo      sample origin + gateway + player page in one command
 
 Run "streamgate <command> --help" for a command's options.`;

@@ -2,7 +2,12 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isStaticManifest, rewriteManifest, sniffManifest } from '../manifest/index.js';
 import { checkRequest } from '../tokens/check.js';
-import { createTokenizer, resolutionBase, type TokenStrategy } from '../tokens/strategy.js';
+import {
+  createTokenizer,
+  resolutionBase,
+  type ForwardUncovered,
+  type TokenStrategy,
+} from '../tokens/strategy.js';
 import {
   asUsage,
   KEY_OPTIONS,
@@ -11,13 +16,15 @@ import {
   parseUnixTime,
   readSecrets,
   requireScheme,
+  SCHEME_CHOICES,
   UsageError,
   type Io,
 } from './usage.js';
 
-export const REWRITE_HELP = `Usage: streamgate rewrite FILE --url URL --scheme keycdn|gcore|ectoken --secret KEY
+export const REWRITE_HELP = `Usage: streamgate rewrite FILE --url URL --scheme ${SCHEME_CHOICES} --secret KEY
                           [--tokens forward|mint|path] [--ip ADDR] [--now UNIX]
                           [--playlist-ttl S] [--segment-ttl S] [--origin URL]
+                          [--forward-uncovered leave|path|mint]
 
 Prints FILE (an HLS playlist or DASH MPD) as the gateway would send it to a viewer who requested it at
 URL (the signed URL, token included). Offline, same code as the gateway. "-" reads standard input.
@@ -25,9 +32,12 @@ URL (the signed URL, token included). Offline, same code as the gateway. "-" rea
   --tokens S          forward (copy the viewer's token where it applies), mint (a fresh token per URI,
                       the default), path (tokens in the path)
   --ip ADDR           the viewer's address, when the zone binds tokens to IPs (ectoken: for ec_clientip)
-  --origin URL        the upstream origin: absolute URIs naming it are pointed at the gateway`;
+  --origin URL        the upstream origin: absolute URIs naming it are pointed at the gateway
+  --forward-uncovered W  forward: what URIs the viewer's token does not open get — leave them bare
+                      (the default; players get 403), the token in path form, or a minted token`;
 
 const STRATEGIES = ['forward', 'mint', 'path'];
+const UNCOVERED = ['leave', 'path', 'mint'];
 
 export function runRewrite(argv: string[], io: Io): number {
   const { values, positionals } = asUsage(() =>
@@ -44,6 +54,7 @@ export function runRewrite(argv: string[], io: Io): number {
         'playlist-ttl': { type: 'string' },
         'segment-ttl': { type: 'string' },
         origin: { type: 'string' },
+        'forward-uncovered': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }),
@@ -70,6 +81,11 @@ export function runRewrite(argv: string[], io: Io): number {
     throw new UsageError(`--tokens must be one of ${STRATEGIES.join(', ')}`);
   if (strategy === 'path' && !scheme.pathTokens)
     throw new UsageError(`${scheme.name} tokens do not travel in the path; use --tokens mint or forward`);
+  const forwardUncovered = (values['forward-uncovered'] ?? 'leave') as ForwardUncovered;
+  if (!UNCOVERED.includes(forwardUncovered))
+    throw new UsageError(`--forward-uncovered must be one of ${UNCOVERED.join(', ')}`);
+  if (forwardUncovered === 'path' && !scheme.pathTokens)
+    throw new UsageError(`${scheme.name} tokens have no path form; use --forward-uncovered mint`);
   let upstreamOrigin: string | undefined;
   if (values.origin !== undefined) {
     try {
@@ -91,14 +107,19 @@ export function runRewrite(argv: string[], io: Io): number {
     io.err(`streamgate rewrite: ${file} is neither an HLS playlist (#EXTM3U) nor a DASH MPD (<MPD>)`);
     return 1;
   }
-  const { verdict } = checkRequest(values.url, {
+  const checked = checkRequest(values.url, {
     scheme,
     keys,
     now,
     bindIp: values.ip !== undefined && scheme.pathTokens,
     clientIp: values.ip,
-    facts: { proto: manifestUrl.protocol === 'https:' ? 'https' : 'http', host: manifestUrl.hostname },
+    facts: {
+      proto: manifestUrl.protocol === 'https:' ? 'https' : 'http',
+      host: manifestUrl.hostname,
+      authority: manifestUrl.host,
+    },
   });
+  const { verdict } = checked;
   if (!verdict.ok) {
     io.err(
       `streamgate rewrite: the gateway would answer ${verdict.status} ${verdict.reason} (${verdict.detail}), not a manifest`,
@@ -116,12 +137,25 @@ export function runRewrite(argv: string[], io: Io): number {
     staticManifest: isStaticManifest(kind, text),
     publicOrigin: manifestUrl.origin,
     upstreamOrigin,
+    forwardUncovered,
   });
   const base = new URL(resolutionBase(values.url, verdict), manifestUrl);
-  const result = rewriteManifest(kind, text, { manifestUrl: base, tokenize });
+  // The gateway's Location for a dynamic MPD without one: the MPD's URL without the viewer's token.
+  const query = checked.upstreamQuery === '' ? '' : `?${checked.upstreamQuery}`;
+  const insertLocation = `${manifestUrl.origin}${checked.upstreamPath ?? manifestUrl.pathname}${query}`;
+  const result = rewriteManifest(kind, text, {
+    manifestUrl: base,
+    tokenize,
+    ...(kind === 'dash' ? { insertLocation } : {}),
+  });
   if (result.malformed !== undefined)
     io.err(`streamgate rewrite: passed through unchanged: ${result.malformed}`);
   process.stdout.write(result.text);
   for (const skipped of result.skipped) io.err(`left alone (${skipped.reason}): ${skipped.uri}`);
+  if (tokenize.uncovered > 0) {
+    io.err(
+      `streamgate rewrite: warning: forward left ${tokenize.uncovered} URI(s) the viewer's token does not open without a token (players get 403), first ${tokenize.firstUncovered}; use --forward-uncovered path or mint, or sign a token that covers them`,
+    );
+  }
   return 0;
 }

@@ -18,11 +18,13 @@ import {
 import { runPrimary } from './cluster.js';
 import { FileWatch, reloadGateway, watchedFiles, type ConfigSource } from './reload.js';
 import { configProblems, ListenerError, listenFailure, serveListener } from './startup.js';
-import { asUsage, KEY_OPTIONS, parseSeconds, UsageError, type Io } from './usage.js';
+import { SCHEME_NAMES } from '../tokens/registry.js';
+import { TOKEN_STRATEGIES } from '../config/index.js';
+import { asUsage, KEY_OPTIONS, parseSeconds, SCHEME_CHOICES, UsageError, type Io } from './usage.js';
 
 export const SERVE_HELP = `Usage: streamgate serve [--config FILE] [--host 127.0.0.1] [--port 8080]
-                       [--origin URL] [--scheme keycdn|gcore|ectoken] [--secret KEY]... [--secret-file FILE]...
-                       [--tokens forward|mint|path] [--bind-ip] [--playlist-ttl S] [--segment-ttl S]
+                       [--origin URL] [--scheme ${SCHEME_CHOICES}] [--secret KEY]... [--secret-file FILE]...
+                       [--tokens ${TOKEN_STRATEGIES.join('|')}] [--bind-ip] [--playlist-ttl S] [--segment-ttl S]
                        [--workers N|auto] [--admin-port N] [--log-level LEVEL] [--check]
 
 Runs the gateway: every request is checked (token, path) before the origin is contacted; manifests are
@@ -32,10 +34,11 @@ rewritten so that nested requests carry valid tokens.
                       also STREAMGATE_CONFIG
   --host, --port      address to listen on (default 127.0.0.1:8080; STREAMGATE_HOST, STREAMGATE_PORT)
   --origin URL        the origin, e.g. http://127.0.0.1:8081 (a one-zone setup without a file)
-  --scheme S          token format: keycdn, gcore or ectoken (ectoken settings: see the config file)
+  --scheme S          token format: ${SCHEME_NAMES.join(', ')} (scheme settings: see the config file)
   --secret KEY        accepted key, repeatable; the first signs minted tokens
   --secret-file FILE  keys, one per line (or STREAMGATE_SECRET for a single key)
-  --tokens S          how manifest URIs get tokens: mint (default), forward or path
+  --tokens S          how manifest URIs get tokens: mint (default), forward, path, or cookie (the entry
+                      manifest sets a directory cookie; schemes whose tokens travel in cookies)
   --bind-ip           tokens are bound to the viewer's IP (gcore)
   --playlist-ttl S    lifetime of minted playlist tokens (default 14400)
   --segment-ttl S     lifetime of minted segment tokens (default 60)
@@ -104,6 +107,32 @@ function workersFlag(value: string | undefined): number | 'auto' | undefined {
   return workers;
 }
 
+/** The flags of `serve`; `nginx-config` takes them too, to read the same configuration. */
+export const SERVE_OPTIONS = {
+  config: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'admin-port': { type: 'string' },
+  origin: { type: 'string' },
+  ...KEY_OPTIONS,
+  tokens: { type: 'string' },
+  'bind-ip': { type: 'boolean' },
+  'playlist-ttl': { type: 'string' },
+  'segment-ttl': { type: 'string' },
+  'log-level': { type: 'string' },
+  workers: { type: 'string' },
+} as const;
+
+type ServeValues = {
+  readonly [K in keyof typeof SERVE_OPTIONS]?: (typeof SERVE_OPTIONS)[K]['type'] extends 'boolean'
+    ? boolean
+    : K extends keyof typeof KEY_OPTIONS
+      ? (typeof KEY_OPTIONS)[K] extends { multiple: true }
+        ? string[]
+        : string
+      : string;
+};
+
 /** Reads the flags and builds the configuration; a problem in either is reported and exits 2. */
 export function serveConfig(
   argv: string[],
@@ -115,18 +144,7 @@ export function serveConfig(
       allowPositionals: true,
       strict: true,
       options: {
-        config: { type: 'string' },
-        host: { type: 'string' },
-        port: { type: 'string' },
-        'admin-port': { type: 'string' },
-        origin: { type: 'string' },
-        ...KEY_OPTIONS,
-        tokens: { type: 'string' },
-        'bind-ip': { type: 'boolean' },
-        'playlist-ttl': { type: 'string' },
-        'segment-ttl': { type: 'string' },
-        'log-level': { type: 'string' },
-        workers: { type: 'string' },
+        ...SERVE_OPTIONS,
         check: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -135,6 +153,19 @@ export function serveConfig(
   if (values.help) return { help: true };
   if (positionals.length > 0)
     throw new UsageError(`serve takes no positional arguments (got "${positionals[0]}")`);
+  return { ...sourceFromFlags(values, io), check: values.check ?? false };
+}
+
+/** The configuration from the file, the environment and the `serve` flags (later wins). */
+export function configFromFlags(values: ServeValues, io: Io): Config {
+  return sourceFromFlags(values, io).config;
+}
+
+/** The configuration, how to read it again (a reload), and the file settings the flags or environment replaced. */
+function sourceFromFlags(
+  values: ServeValues,
+  io: Io,
+): { config: Config; source: ConfigSource; overridden: readonly string[] } {
   if (values.host === '') throw new UsageError('--host must not be empty');
   const flags: ConfigOverrides = {
     host: values.host,
@@ -150,10 +181,10 @@ export function serveConfig(
       'silent',
     ]),
     origin: values.origin,
-    scheme: oneOf('--scheme', values.scheme, ['keycdn', 'gcore', 'ectoken']),
+    scheme: oneOf('--scheme', values.scheme, SCHEME_NAMES),
     secrets: values.secret,
     secretFiles: values['secret-file'],
-    tokens: oneOf('--tokens', values.tokens, ['forward', 'mint', 'path']),
+    tokens: oneOf('--tokens', values.tokens, TOKEN_STRATEGIES),
     bindIp: values['bind-ip'],
     playlistTtl: parseSeconds('--playlist-ttl', values['playlist-ttl']),
     segmentTtl: parseSeconds('--segment-ttl', values['segment-ttl']),
@@ -169,12 +200,7 @@ export function serveConfig(
     ...(file === undefined ? [] : [resolve(file)]),
     ...(flags.secretFiles ?? []).map((f) => resolve(f)),
   ];
-  return {
-    config: result.config,
-    check: values.check ?? false,
-    source: { load, files },
-    overridden: result.overridden ?? [],
-  };
+  return { config: result.config, source: { load, files }, overridden: result.overridden ?? [] };
 }
 
 /** A summary of the configuration without any key material. */

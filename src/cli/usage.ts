@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { SCHEME_NAMES, schemeByName } from '../tokens/registry.js';
+import type { FlagSpec, SchemeDefinition } from '../tokens/definition.js';
+import { definitionByName, SCHEME_DEFINITIONS, SCHEME_NAMES, schemeByName } from '../tokens/registry.js';
 import type { TokenScheme } from '../tokens/scheme.js';
 import { ECTOKEN_PARAM_NAME } from '../tokens/ectoken.js';
 
@@ -35,6 +36,134 @@ export function requireScheme(value: string | undefined): TokenScheme {
   const scheme = schemeByName(value);
   if (!scheme) throw new UsageError(`unknown --scheme "${value}" (one of: ${SCHEME_NAMES.join(', ')})`);
   return scheme;
+}
+
+export function requireDefinition(value: string | undefined): SchemeDefinition {
+  if (value === undefined) throw new UsageError(`--scheme is required (one of: ${SCHEME_NAMES.join(', ')})`);
+  const definition = definitionByName(value);
+  if (!definition) throw new UsageError(`unknown --scheme "${value}" (one of: ${SCHEME_NAMES.join(', ')})`);
+  return definition;
+}
+
+/** `keycdn|gcore|…`, for usage lines. */
+export const SCHEME_CHOICES = SCHEME_NAMES.join('|');
+
+/** Every scheme's flags of one command, once each (schemes share some, e.g. `--param`). */
+export function schemeFlags(command: 'sign' | 'verify'): FlagSpec[] {
+  const seen = new Map<string, FlagSpec>();
+  for (const definition of SCHEME_DEFINITIONS) {
+    for (const flag of definition.flags as readonly FlagSpec[]) {
+      if (flag.commands.includes(command) && !seen.has(flag.flag)) seen.set(flag.flag, flag);
+    }
+  }
+  return [...seen.values()];
+}
+
+/** parseArgs option specs for every scheme's flags of one command. */
+export function schemeFlagOptions(
+  command: 'sign' | 'verify',
+): Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> {
+  return Object.fromEntries(
+    schemeFlags(command).map((flag) => [
+      flag.flag,
+      flag.multiple ? { type: flag.type, multiple: true } : { type: flag.type },
+    ]),
+  );
+}
+
+const ownsFlag = (definition: SchemeDefinition, flag: string, command: 'sign' | 'verify'): boolean =>
+  definition.flags.some((spec) => spec.flag === flag && spec.commands.includes(command));
+
+/**
+ * Flags of other schemes are refused rather than ignored, so a rule the user asked for is never
+ * missing from the token; then the scheme's own flags become its library options (files read, lists
+ * split), so the command and the library take the same options.
+ */
+export function schemeOptionsFromFlags(
+  definition: SchemeDefinition,
+  values: Readonly<Record<string, unknown>>,
+  command: 'sign' | 'verify',
+): Record<string, unknown> {
+  const foreign = schemeFlags(command).filter(
+    (flag) =>
+      values[flag.flag] !== undefined &&
+      values[flag.flag] !== false &&
+      !ownsFlag(definition, flag.flag, command),
+  );
+  if (foreign.length > 0) {
+    const first = foreign[0] as FlagSpec;
+    const owners = SCHEME_DEFINITIONS.filter((other) => ownsFlag(other, first.flag, command)).map(
+      (o) => o.name,
+    );
+    throw new UsageError(
+      `${foreign.map((flag) => `--${flag.flag}`).join(', ')}: for --scheme ${owners.join(' or ')} only; ` +
+        `${definition.name} ${first.refusal ?? 'tokens have no such option'}`,
+    );
+  }
+  const problem = definition.checkFlags?.(values);
+  if (problem !== undefined) throw new UsageError(problem);
+  const options: Record<string, unknown> = {};
+  for (const flag of definition.flags) {
+    if (!flag.commands.includes(command)) continue;
+    const raw = values[flag.flag];
+    if (raw === undefined || raw === false) continue;
+    let value: unknown = raw;
+    if (flag.file) value = readFlagFile(flag.flag, raw as string | string[]);
+    else if (flag.list) value = (raw as string).split(',').map((entry) => entry.trim());
+    else if (flag.integer) {
+      if (!/^[0-9]{1,10}$/.test(raw as string)) {
+        throw new UsageError(`--${flag.flag} must be a whole number (Unix seconds), got "${String(raw)}"`);
+      }
+      value = Number(raw);
+    }
+    const path = flag.option.split('.');
+    let into = options;
+    for (const key of path.slice(0, -1)) {
+      into[key] ??= {};
+      into = into[key] as Record<string, unknown>;
+    }
+    into[path[path.length - 1] ?? flag.option] = value;
+  }
+  return options;
+}
+
+function readFlagFile(flag: string, files: string | string[]): string | string[] {
+  const read = (file: string): string => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new UsageError(
+        `cannot read --${flag} ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      );
+    }
+  };
+  return Array.isArray(files) ? files.map(read) : read(files);
+}
+
+/** The help lines of every scheme's flags of one command, grouped by scheme. */
+export function schemeFlagHelp(command: 'sign' | 'verify'): string {
+  const blocks: string[] = [];
+  const shown = new Set<string>();
+  for (const definition of SCHEME_DEFINITIONS) {
+    const flags = (definition.flags as readonly FlagSpec[]).filter(
+      (flag) => flag.commands.includes(command) && !shown.has(`${definition.name}:${flag.flag}`),
+    );
+    if (flags.length === 0) continue;
+    const lines = flags.map((flag) => {
+      shown.add(`${definition.name}:${flag.flag}`);
+      const name = `--${flag.flag}${flag.type === 'string' ? (flag.file ? ' FILE' : flag.list ? ' L' : ' V') : ''}`;
+      return `  ${name.padEnd(20)}${flag.help}`;
+    });
+    blocks.push(`${definition.name} (${definition.title}):\n${lines.join('\n')}`);
+  }
+  return blocks.join('\n\n');
+}
+
+/** One line per scheme: name and summary. */
+export function schemeSummaries(indent: string): string {
+  return SCHEME_DEFINITIONS.map(
+    (definition) => `${indent}${definition.name.padEnd(11)}${definition.summary}`,
+  ).join('\n');
 }
 
 /**

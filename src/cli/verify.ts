@@ -1,25 +1,27 @@
 import { parseArgs } from 'node:util';
-import { checkRequest } from '../tokens/check.js';
-import { createEctokenScheme } from '../tokens/ectoken.js';
 import { canonicalIp } from '../tokens/ip.js';
-import type { RequestFacts, TokenScheme } from '../tokens/scheme.js';
+import { verifyWith } from '../tokens/operations.js';
+import type { RequestFacts } from '../tokens/scheme.js';
+import { SignError } from '../tokens/sign.js';
 import { verdictName, type Grant } from '../tokens/verdict.js';
 import {
   nowSeconds,
   asUsage,
   KEY_OPTIONS,
-  parseParamName,
   parseUnixTime,
   readSecrets,
-  refuseFlags,
-  requireScheme,
+  requireDefinition,
+  SCHEME_CHOICES,
+  schemeFlagHelp,
+  schemeFlagOptions,
+  schemeOptionsFromFlags,
   UsageError,
   type Io,
 } from './usage.js';
 
-export const VERIFY_HELP = `Usage: streamgate verify URL --scheme keycdn|gcore|ectoken --secret KEY
-                         [--secret KEY2] [--ip ADDR] [--now UNIX] [--json]
-                         [ectoken: --country CC --referer R --proto P --host H --ignore-url-case --param NAME]
+export const VERIFY_HELP = `Usage: streamgate verify URL --scheme ${SCHEME_CHOICES} --secret KEY
+                         [--secret KEY2] [--ip ADDR] [--cookie 'NAME=VALUE']... [--now UNIX] [--json]
+                         [scheme flags, below]
 
 Checks a signed URL the way the gateway does. Exit status 0 when valid, 1 when denied.
 
@@ -27,19 +29,14 @@ Checks a signed URL the way the gateway does. Exit status 0 when valid, 1 when d
                       ectoken: the primary and the backup key
   --ip ADDR           the client address; the token must be bound to it (ectoken: checked against
                       ec_clientip)
+  --cookie N=V        a cookie the request carries (schemes whose tokens travel in cookies), repeatable
   --now UNIX          check at this time instead of the clock
   --json              print one JSON line: {"verdict":"valid|invalid|expired|bad_request","status":…,
                       "reason":…, …}; a token without expiry has "expires":null
 
-ectoken only (the request facts its access rules are checked against):
-  --country CC        the viewer's country (ISO 3166); unknown when not given
-  --referer R         the Referer header; absent when not given
-  --proto P           http or https (default: the URL's scheme when URL is absolute)
-  --host H            the host the request named (default: the URL's host when URL is absolute)
-  --ignore-url-case   compare ec_url_allow without case (the zone's "ignore URL case")
-  --param NAME        the query parameter carrying the token (default: token; a bare ?<token> also works)`;
+Scheme flags (ectoken and other rule-carrying schemes: the request facts their rules are checked against):
 
-const FACT_FLAGS = ['country', 'referer', 'proto', 'host', 'ignore-url-case', 'param'] as const;
+${schemeFlagHelp('verify')}`;
 
 const ABSOLUTE = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
 
@@ -72,6 +69,7 @@ function factsFrom(
     ...(values.referer === undefined ? {} : { referer: values.referer }),
     ...(proto === 'http' || proto === 'https' ? { proto } : {}),
     ...(host === undefined || host === '' ? {} : { host: host.toLowerCase() }),
+    ...(url === undefined || values.host !== undefined ? {} : { authority: url.host }),
   };
 }
 
@@ -93,16 +91,12 @@ export function runVerify(argv: string[], io: Io): number {
       allowPositionals: true,
       strict: true,
       options: {
+        ...schemeFlagOptions('verify'),
         ...KEY_OPTIONS,
         ip: { type: 'string' },
         now: { type: 'string' },
         json: { type: 'boolean' },
-        country: { type: 'string' },
-        referer: { type: 'string' },
-        proto: { type: 'string' },
-        host: { type: 'string' },
-        'ignore-url-case': { type: 'boolean' },
-        param: { type: 'string' },
+        cookie: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }),
@@ -113,36 +107,52 @@ export function runVerify(argv: string[], io: Io): number {
   }
   if (positionals.length !== 1) throw new UsageError('verify takes exactly one URL');
   const target = positionals[0] ?? '';
-  let scheme: TokenScheme = requireScheme(values.scheme);
-  const keys = readSecrets(values.secret, values['secret-file'], io.env);
-  if (values.ip !== undefined && !scheme.supportsIp) {
-    throw new UsageError(`${scheme.name} tokens are never bound to an IP address; drop --ip`);
+  const definition = requireDefinition(values.scheme);
+  const { facts: factFlags, ...schemeOptions } = schemeOptionsFromFlags(definition, values, 'verify') as {
+    facts?: { country?: string; referer?: string; proto?: string; host?: string };
+  } & Record<string, unknown>;
+  const keys =
+    definition.secrets === 'required' || values.secret !== undefined || values['secret-file'] !== undefined
+      ? readSecrets(values.secret, values['secret-file'], io.env)
+      : [];
+  const ipMode = definition.capabilities.ip;
+  if (values.ip !== undefined && ipMode === false) {
+    throw new UsageError(`${definition.name} tokens are never bound to an IP address; drop --ip`);
+  }
+  if (values.ip !== undefined && ipMode === 'token' && canonicalIp(values.ip) === undefined) {
+    throw new UsageError(`--ip must be an IPv4 or IPv6 address, got "${values.ip}"`);
+  }
+  if (values.cookie !== undefined && definition.transports.cookies.length === 0) {
+    throw new UsageError(`${definition.name} tokens do not travel in cookies; drop --cookie`);
+  }
+  if (values.cookie?.some((cookie) => !/^[^=;\s]+=[^;]*$/.test(cookie))) {
+    throw new UsageError("--cookie must be one NAME=VALUE pair, e.g. --cookie 'hdnts=exp=…~acl=…~hmac=…'");
   }
   const now = parseUnixTime('--now', values.now) ?? nowSeconds();
-  let facts: Omit<RequestFacts, 'clientAddress'> | undefined;
-  let bindIp = values.ip !== undefined;
-  if (scheme.name === 'ectoken') {
-    if (values.ip !== undefined && canonicalIp(values.ip) === undefined) {
-      throw new UsageError(`--ip must be an IPv4 or IPv6 address, got "${values.ip}"`);
-    }
-    // An ectoken carries its own ec_clientip rule; the zone does not bind it (config refuses bindIp).
-    bindIp = false;
-    facts = factsFrom(target, values);
-    scheme = createEctokenScheme({
-      param: parseParamName(values.param),
-      ignoreUrlCase: values['ignore-url-case'] ?? false,
-    });
-  } else {
-    refuseFlags(values, FACT_FLAGS, `for --scheme ectoken only; ${scheme.name} tokens carry no access rules`);
+  const facts = definition.capabilities.rules ? factsFrom(target, factFlags ?? {}) : undefined;
+  let checked;
+  try {
+    checked = verifyWith(
+      {
+        url: target,
+        ...(values.ip === undefined ? {} : { clientIp: values.ip }),
+        ...(values.cookie === undefined ? {} : { cookies: values.cookie.join('; ') }),
+      },
+      {
+        ...schemeOptions,
+        scheme: definition.name,
+        ...(keys.length === 0 ? {} : { secret: keys }),
+        // A zone that binds tokens to the viewer: the address is part of what is signed.
+        bindIp: values.ip !== undefined && ipMode === 'zone',
+        ...(facts === undefined ? {} : { facts }),
+      },
+      now,
+    );
+  } catch (error) {
+    if (error instanceof SignError) throw new UsageError(error.message);
+    throw error;
   }
-  const { verdict, path } = checkRequest(target, {
-    scheme,
-    keys,
-    now,
-    bindIp,
-    clientIp: values.ip,
-    ...(facts === undefined ? {} : { facts }),
-  });
+  const { verdict, path } = checked;
   const name = verdictName(verdict);
   if (values.json) {
     // JSON has no Infinity: a token without expiry says null, as its ttl does.

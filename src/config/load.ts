@@ -2,8 +2,8 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import YAML from 'yaml';
-import type { TokenStrategy } from '../tokens/strategy.js';
-import { ectoken } from '../tokens/ectoken.js';
+import type { ForwardUncovered, TokenStrategy } from '../tokens/strategy.js';
+import { definitionByName } from '../tokens/registry.js';
 import type { SchemeName } from '../tokens/scheme.js';
 import { policyProblems, resolvePolicy, type PolicyConfig } from './policy.js';
 import { formatIssues, formatPath, unreadable } from './problems.js';
@@ -47,8 +47,19 @@ export interface ZoneConfig {
   readonly cache: { readonly livePlaylists: boolean };
   /** DASH: the viewer's token goes to segments through an Annex I UrlQueryInfo (forward zones). */
   readonly dashUrlParams: boolean;
+  /** forward zones: what URIs the viewer's token does not open get (ForwardUncovered). */
+  readonly forwardUncovered: ForwardUncovered;
+  /** mint zones: a short-lived MPD link is answered with a 301 to a playlist-lifetime session URL. */
+  readonly dashSessionRedirect: boolean;
+  /** A dynamic MPD without Location gets one (src/manifest/dash/location.ts). */
+  readonly dashLocation: boolean;
   /** ectoken zones: the token's query parameter and whether ec_url_allow ignores case. */
   readonly ectoken?: { readonly param: string; readonly ignoreUrlCase: boolean };
+  /**
+   * The zone's block for its scheme (`ectoken`, `akamai`, …) with defaults applied and the files it
+   * names read: what the scheme's module builds the zone's TokenScheme from.
+   */
+  readonly schemeOptions?: unknown;
   /** Lower-case names of extra request headers sent to the origin. */
   readonly forwardHeaders: readonly string[];
   /** Address, country and Referer lists and the denial limit, checked before the token. */
@@ -72,6 +83,9 @@ export interface Config {
     readonly manifestMaxBytes: number;
     readonly cacheMaxEntries: number;
     readonly cacheMaxBytes: number;
+    readonly manifestMemoryBytes: number;
+    readonly manifestMaxDepth: number;
+    readonly manifestMaxElements: number;
   };
   readonly timeouts: { readonly connectMs: number; readonly headersMs: number; readonly bodyMs: number };
   readonly shutdownGraceMs: number;
@@ -173,11 +187,19 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
     if ('problem' in read) problems.push(`zones[${index}].secretFile: ${read.problem}`);
     else keys = read.keys;
   }
-  if (zone.scheme === 'ectoken') {
-    const problem = keys.map((key) => ectoken.keyProblem?.(key)).find((found) => found !== undefined);
-    if (problem !== undefined) {
-      problems.push(`zones[${index}]: ${problem}, e.g. made with openssl rand -hex 32`);
-    }
+  const definition = definitionByName(zone.scheme);
+  const keyProblem = definition?.keyProblem;
+  if (keyProblem !== undefined) {
+    const problem = keys.map((key) => keyProblem(key)).find((found) => found !== undefined);
+    if (problem !== undefined) problems.push(`zones[${index}]: ${problem}`);
+  }
+  // The block with its defaults, even when the zone did not write one (ectoken: param token).
+  const block = definition?.zoneOptions?.parse(zone[zone.scheme] ?? {});
+  let schemeOptions: unknown = block;
+  if (definition?.resolveZone !== undefined) {
+    const resolved = definition.resolveZone(block, { keys, baseDir });
+    if (resolved.ok) schemeOptions = resolved.options;
+    else problems.push(...resolved.problems.map((problem) => `zones[${index}].${zone.scheme}: ${problem}`));
   }
   const status = Object.fromEntries(
     TOKEN_DENIALS.map((reason) => [reason, zone.denial.status[reason] ?? (reason === 'expired' ? 410 : 403)]),
@@ -188,7 +210,7 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
     ...(zone.host === undefined ? {} : { host: zone.host.replace(/\.$/, '') }),
     origin: new URL(zone.origin).origin,
     ...(zone.publicOrigin === undefined ? {} : { publicOrigin: new URL(zone.publicOrigin).origin }),
-    scheme: zone.scheme as SchemeName,
+    scheme: zone.scheme,
     keys,
     ...(secretFile === undefined ? {} : { secretFile }),
     tokens: zone.tokens,
@@ -203,14 +225,13 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
     },
     cache: { livePlaylists: zone.cache.livePlaylists },
     dashUrlParams: zone.dashUrlParams,
+    forwardUncovered: zone.forwardUncovered,
+    dashSessionRedirect: zone.dashSessionRedirect,
+    dashLocation: zone.dashLocation,
     ...(zone.scheme === 'ectoken'
-      ? {
-          ectoken: {
-            param: zone.ectoken?.param ?? 'token',
-            ignoreUrlCase: zone.ectoken?.ignoreUrlCase ?? false,
-          },
-        }
+      ? { ectoken: block as { readonly param: string; readonly ignoreUrlCase: boolean } }
       : {}),
+    ...(schemeOptions === undefined ? {} : { schemeOptions }),
     forwardHeaders: [...new Set(zone.forwardHeaders.map((name) => name.toLowerCase()))],
     ...(zone.policy === undefined ? {} : { policy: resolvePolicy(zone.policy) }),
   };
@@ -227,7 +248,7 @@ function crossZoneProblems(raw: unknown): string[] {
   zones.forEach((candidate, index) => {
     const parsed = zoneSchema.safeParse(candidate);
     if (!parsed.success) return;
-    const zone = parsed.data;
+    const zone = parsed.data as ParsedZone;
     const sameName = names.get(zone.name);
     if (sameName !== undefined) {
       problems.push(`zones[${index}].name: "${zone.name}" is already the name of zones[${sameName}]`);
@@ -275,7 +296,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Con
 
   const env = options.env ?? process.env;
   const zones = parsed.data.zones.map((zone, index) => {
-    const resolved = resolveZone(zone, index, env, options.baseDir ?? process.cwd());
+    const resolved = resolveZone(zone as ParsedZone, index, env, options.baseDir ?? process.cwd());
     problems.push(...resolved.problems);
     return resolved.zone;
   });

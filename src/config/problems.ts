@@ -23,6 +23,7 @@ interface SchemaDef {
   element?: unknown;
   innerType?: unknown;
   in?: unknown;
+  options?: readonly unknown[];
 }
 
 function defOf(schema: unknown): SchemaDef | undefined {
@@ -38,7 +39,14 @@ export function knownKeys(schema: unknown, path: readonly PathItem[]): string[] 
     if (def === undefined) return [];
     if (def.innerType !== undefined) current = def.innerType;
     else if (def.type === 'pipe') current = def.in;
-    else if (index === path.length) return def.shape ? Object.keys(def.shape) : [];
+    else if (def.options !== undefined) {
+      // A union (the zone, one member per scheme): the keys of its members.
+      const members = def.options;
+      if (index === path.length) {
+        return [...new Set(members.flatMap((member) => knownKeys(member, [])))];
+      }
+      current = members.find((member) => knownKeys(member, []).includes(String(path[index])));
+    } else if (index === path.length) return def.shape ? Object.keys(def.shape) : [];
     else if (def.type === 'array') {
       current = def.element;
       index += 1;

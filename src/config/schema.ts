@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { canonicalRequestPath } from '../tokens/path.js';
-import { SCHEME_NAMES } from '../tokens/registry.js';
+import { SCHEME_DEFINITIONS, SCHEME_NAMES } from '../tokens/registry.js';
+import type { SchemeName } from '../tokens/scheme.js';
 import { parseCidr } from './cidr.js';
 import { policySchema } from './policy.js';
-import { ECTOKEN_PARAM_NAME } from '../tokens/ectoken.js';
 
 /**
  * The one schema a configuration passes through, whatever it came from (YAML file, environment,
@@ -12,7 +12,8 @@ import { ECTOKEN_PARAM_NAME } from '../tokens/ectoken.js';
  */
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export const TOKEN_STRATEGIES = ['forward', 'mint', 'path'] as const;
+export const TOKEN_STRATEGIES = ['forward', 'mint', 'path', 'cookie'] as const;
+export const FORWARD_UNCOVERED = ['leave', 'path', 'mint'] as const;
 /** Denial reasons whose answer a zone may change; `path` (400) is never negotiable (SPEC §2). */
 export const TOKEN_DENIALS = ['missing', 'malformed', 'invalid', 'rule', 'unsupported', 'expired'] as const;
 export type TokenDenial = (typeof TOKEN_DENIALS)[number];
@@ -145,67 +146,116 @@ export const denialSchema = z.strictObject({
   redirectOn: z.array(z.enum(TOKEN_DENIALS)).min(1).optional(),
 });
 
+/** The settings every zone has, whatever its scheme. */
+const zoneFields = {
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+    error: 'must be 1–64 letters, digits, ".", "_" or "-" (used in metrics labels), e.g. live',
+  }),
+  pathPrefix: checked(prefixProblem).default('/'),
+  host: checked(hostProblem).optional(),
+  origin: checked((value) => originProblem(value, 'http://127.0.0.1:8081')),
+  /** The gateway's public origin for absolute URIs in rewritten manifests; default: from Host. */
+  publicOrigin: checked((value) => originProblem(value, 'https://cdn.example.com')).optional(),
+  secrets: z
+    .array(z.string().min(1, { error: 'a secret must not be empty' }))
+    .min(1)
+    .optional(),
+  secretEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name, e.g. LIVE_SECRET' })
+    .optional(),
+  secretFile: z.string().min(1).optional(),
+  tokens: z
+    .enum(TOKEN_STRATEGIES, { error: `must be one of ${TOKEN_STRATEGIES.join(', ')}` })
+    .default('mint'),
+  bindIp: z.boolean().default(false),
+  playlistTtl: seconds(14_400),
+  segmentTtl: seconds(60),
+  denial: denialSchema.default({ status: {}, redirectStatus: 302 }),
+  cache: z.strictObject({ livePlaylists: z.boolean().default(true) }).default({ livePlaylists: true }),
+  /**
+   * forward zones: hand the viewer's token to DASH segment requests with one MPEG-DASH Annex I
+   * UrlQueryInfo per AdaptationSet instead of rewriting each segment URL (dash.js and shaka honour it).
+   */
+  dashUrlParams: z.boolean().default(false),
+  /**
+   * forward zones: what a URI the viewer's token does not open gets (a rendition in a subdirectory of a
+   * directory token's): leave it bare (and warn), the viewer's token in path form, or a minted token
+   * that expires with the viewer's (src/tokens/strategy.ts ForwardUncovered).
+   */
+  forwardUncovered: z
+    .enum(FORWARD_UNCOVERED, { error: `must be one of ${FORWARD_UNCOVERED.join(', ')}` })
+    .default('leave'),
+  /**
+   * mint zones: answer an MPD request whose link expires within half the playlist lifetime with a 301 to
+   * the same MPD under a minted playlist-lifetime token, for players that reload a live MPD from the
+   * URL they were given and ignore its Location (GStreamer keeps a permanent redirect's target).
+   */
+  dashSessionRedirect: z.boolean().default(false),
+  /**
+   * A dynamic MPD that names no Location gets one, its own URL with a token from the strategy (in mint,
+   * of the playlist lifetime), so players reload from there rather than from an expired entry link.
+   */
+  dashLocation: z.boolean().default(true),
+  /** Extra request headers sent to the origin (e.g. cookie); by default only media-related ones go. */
+  forwardHeaders: z.array(checked(headerProblem)).default([]),
+  /** Who may ask at all, whatever the scheme: address, country and Referer lists; a denial limit. */
+  policy: policySchema.optional(),
+};
+
+/**
+ * One member per scheme: the common fields, `scheme` as the discriminator, and the scheme's own
+ * block named after it (`ectoken: { param }`, `akamai: { … }`), as its module declares it.
+ */
+const zoneMembers = SCHEME_DEFINITIONS.map((definition) =>
+  z.strictObject({
+    ...zoneFields,
+    scheme: z.literal(definition.name),
+    ...('zoneOptions' in definition && definition.zoneOptions !== undefined
+      ? { [definition.name]: (definition.zoneOptions as z.ZodType).optional() }
+      : {}),
+  }),
+);
+
+const schemeBlocks = Object.fromEntries(
+  SCHEME_DEFINITIONS.flatMap((definition) =>
+    'zoneOptions' in definition && definition.zoneOptions !== undefined
+      ? [[definition.name, (definition.zoneOptions as z.ZodType).optional()]]
+      : [],
+  ),
+);
+
+/**
+ * A zone is checked in two steps: first as one flat object (every field and every scheme's block), so
+ * that all problems are reported at once even when `scheme` itself is wrong; then through the
+ * discriminated union, which gives each scheme its own member.
+ */
 export const zoneSchema = z
   .strictObject({
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
-      error: 'must be 1–64 letters, digits, ".", "_" or "-" (used in metrics labels), e.g. live',
-    }),
-    pathPrefix: checked(prefixProblem).default('/'),
-    host: checked(hostProblem).optional(),
-    origin: checked((value) => originProblem(value, 'http://127.0.0.1:8081')),
-    /** The gateway's public origin for absolute URIs in rewritten manifests; default: from Host. */
-    publicOrigin: checked((value) => originProblem(value, 'https://cdn.example.com')).optional(),
+    ...zoneFields,
     scheme: z.enum(SCHEME_NAMES as [string, ...string[]], {
       error: `must be one of ${SCHEME_NAMES.join(', ')}`,
     }),
-    secrets: z
-      .array(z.string().min(1, { error: 'a secret must not be empty' }))
-      .min(1)
-      .optional(),
-    secretEnv: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name, e.g. LIVE_SECRET' })
-      .optional(),
-    secretFile: z.string().min(1).optional(),
-    tokens: z
-      .enum(TOKEN_STRATEGIES, { error: `must be one of ${TOKEN_STRATEGIES.join(', ')}` })
-      .default('mint'),
-    bindIp: z.boolean().default(false),
-    playlistTtl: seconds(14_400),
-    segmentTtl: seconds(60),
-    denial: denialSchema.default({ status: {}, redirectStatus: 302 }),
-    cache: z.strictObject({ livePlaylists: z.boolean().default(true) }).default({ livePlaylists: true }),
-    /**
-     * forward zones: hand the viewer's token to DASH segment requests with one MPEG-DASH Annex I
-     * UrlQueryInfo per AdaptationSet instead of rewriting each segment URL (dash.js and shaka honour it).
-     */
-    dashUrlParams: z.boolean().default(false),
-    /** ectoken zones: Azure's "Token Auth Parameter" and "Token Auth Ignore URL Case". */
-    ectoken: z
-      .strictObject({
-        param: z
-          .string()
-          .regex(ECTOKEN_PARAM_NAME, { error: 'must be a query parameter name, e.g. token' })
-          .default('token'),
-        ignoreUrlCase: z.boolean().default(false),
-      })
-      .optional(),
-    /** Extra request headers sent to the origin (e.g. cookie); by default only media-related ones go. */
-    forwardHeaders: z.array(checked(headerProblem)).default([]),
-    /** Who may ask at all, whatever the scheme: address, country and Referer lists; a denial limit. */
-    policy: policySchema.optional(),
+    ...schemeBlocks,
   })
-  .superRefine((zone, ctx) => {
-    const sources = ['secrets', 'secretEnv', 'secretFile'].filter(
-      (key) => zone[key as 'secrets' | 'secretEnv' | 'secretFile'] !== undefined,
-    );
-    if (sources.length !== 1) {
+  .superRefine((raw, ctx) => {
+    const zone = raw as Record<string, unknown> & {
+      scheme: string;
+      tokens: string;
+      bindIp: boolean;
+      dashUrlParams: boolean;
+      forwardUncovered: string;
+      dashSessionRedirect: boolean;
+    };
+    const definition = SCHEME_DEFINITIONS.find((candidate) => candidate.name === zone.scheme);
+    if (definition === undefined) return;
+    const sources = ['secrets', 'secretEnv', 'secretFile'].filter((key) => zone[key] !== undefined);
+    if (sources.length > 1) {
+      ctx.addIssue({ code: 'custom', message: `give only one of ${sources.join(', ')}` });
+    } else if (sources.length === 0 && definition.secrets === 'required') {
       ctx.addIssue({
         code: 'custom',
-        message:
-          sources.length === 0
-            ? 'needs its keys: give one of secrets: [KEY, …], secretEnv: VAR or secretFile: PATH'
-            : `give only one of ${sources.join(', ')}`,
+        message: 'needs its keys: give one of secrets: [KEY, …], secretEnv: VAR or secretFile: PATH',
       });
     }
     if (zone.dashUrlParams && zone.tokens !== 'forward') {
@@ -215,32 +265,82 @@ export const zoneSchema = z
         message: "carries the viewer's own token, so it needs tokens: forward (or set dashUrlParams: false)",
       });
     }
-    if (zone.scheme === 'ectoken') {
-      if (zone.tokens === 'path') {
+    if (zone.forwardUncovered !== 'leave' && zone.tokens !== 'forward') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['forwardUncovered'],
+        message: `applies to tokens: forward only (mint covers every URI itself); remove it or set tokens: forward`,
+      });
+    }
+    if (zone.forwardUncovered === 'path' && !definition.capabilities.pathForm) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['forwardUncovered'],
+        message: `${definition.name} tokens have no path form; use forwardUncovered: mint or leave`,
+      });
+    }
+    if (zone.dashSessionRedirect && zone.tokens !== 'mint') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dashSessionRedirect'],
+        message:
+          'mints a session token for the MPD, so it needs tokens: mint (or set dashSessionRedirect: false)',
+      });
+    }
+    const own =
+      'zoneProblems' in definition && definition.zoneProblems !== undefined
+        ? definition.zoneProblems({
+            tokens: zone.tokens,
+            bindIp: zone.bindIp,
+            hasSecrets: sources.length > 0,
+            options: zone[definition.name],
+          })
+        : [];
+    for (const [field, message] of own) ctx.addIssue({ code: 'custom', path: [field], message });
+    const reported = new Set(own.map(([field]) => field));
+    const { capabilities, transports } = definition;
+    if (!reported.has('tokens')) {
+      if (zone.tokens === 'path' && !capabilities.pathForm) {
         ctx.addIssue({
           code: 'custom',
           path: ['tokens'],
-          message: 'ectoken carries its scope in ec_url_allow, not in the path; use tokens: mint or forward',
+          message: `${definition.name} tokens do not travel in the path; use tokens: mint or forward`,
         });
       }
-      if (zone.bindIp) {
+      if (zone.tokens === 'cookie' && transports.cookies.length === 0) {
         ctx.addIssue({
           code: 'custom',
-          path: ['bindIp'],
-          message: 'an ectoken binds itself to addresses with ec_clientip; set bindIp: false',
+          path: ['tokens'],
+          message: `${definition.name} tokens do not travel in cookies; use tokens: mint or forward`,
         });
       }
-    } else if (zone.ectoken !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['ectoken'], message: 'applies to scheme: ectoken only' });
     }
-    if (zone.bindIp && zone.scheme === 'keycdn') {
+    if (!reported.has('bindIp') && zone.bindIp && capabilities.ip !== 'zone') {
       ctx.addIssue({
         code: 'custom',
         path: ['bindIp'],
-        message: 'the keycdn scheme cannot bind tokens to an IP address; use scheme: gcore or bindIp: false',
+        message:
+          capabilities.ip === 'token'
+            ? `a ${definition.name} token says itself which address it is bound to; set bindIp: false`
+            : `the ${definition.name} scheme cannot bind tokens to an IP address; set bindIp: false`,
       });
     }
-  });
+    for (const block of Object.keys(schemeBlocks)) {
+      if (block !== zone.scheme && zone[block] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [block], message: `applies to scheme: ${block} only` });
+      }
+    }
+  })
+  .pipe(
+    z.discriminatedUnion(
+      'scheme',
+      zoneMembers as unknown as [z.ZodObject, ...z.ZodObject[]],
+    ) as unknown as z.ZodType<
+      ParsedZone,
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      any
+    >,
+  );
 
 export const configSchema = z.strictObject({
   listen: z
@@ -310,8 +410,24 @@ export const configSchema = z.strictObject({
         .min(0)
         .max(4096 * MIB)
         .default(64 * MIB),
+      // Manifest bodies held at once, buffered or being rewritten; past it manifest requests get 503.
+      manifestMemoryBytes: z
+        .int()
+        .min(MIB)
+        .max(16384 * MIB)
+        .default(256 * MIB),
+      // DASH documents nested deeper, or with more elements, are answered 502.
+      manifestMaxDepth: z.int().min(16).max(100_000).default(256),
+      manifestMaxElements: z.int().min(1000).max(100_000_000).default(1_000_000),
     })
-    .default({ manifestMaxBytes: 8 * MIB, cacheMaxEntries: 1000, cacheMaxBytes: 64 * MIB }),
+    .default({
+      manifestMaxBytes: 8 * MIB,
+      cacheMaxEntries: 1000,
+      cacheMaxBytes: 64 * MIB,
+      manifestMemoryBytes: 256 * MIB,
+      manifestMaxDepth: 256,
+      manifestMaxElements: 1_000_000,
+    }),
   timeouts: z
     .strictObject({
       connectMs: millis(5000),
@@ -335,9 +451,17 @@ export const configSchema = z.strictObject({
   }),
 });
 
-export type ConfigInput = z.input<typeof configSchema>;
+/** A zone as written: the common fields, `scheme`, and the scheme's own block under its name. */
+export type ZoneInput = z.input<z.ZodObject<typeof zoneFields>> & {
+  readonly scheme: string;
+} & { readonly [block: string]: unknown };
+
+export type ConfigInput = Omit<z.input<typeof configSchema>, 'zones'> & { zones: ZoneInput[] };
 export type ParsedConfig = z.output<typeof configSchema>;
-export type ParsedZone = z.output<typeof zoneSchema>;
+/** A zone after parsing: the common fields typed, the scheme's own block under its name. */
+export type ParsedZone = z.output<z.ZodObject<typeof zoneFields>> & {
+  readonly scheme: SchemeName;
+} & Readonly<Record<string, unknown>>;
 
 /** Hints appended to type errors, by field path with array indices written as []. */
 export const FIELD_HINTS: Readonly<Record<string, string>> = {
@@ -356,6 +480,7 @@ export const FIELD_HINTS: Readonly<Record<string, string>> = {
   'limits.manifestMaxBytes': 'bytes, e.g. 8388608 (8 MiB)',
   'log.access.enabled': 'true or false',
   'log.access.sample': 'a share of successful requests to log, 0–1, e.g. 0.1',
+  'limits.manifestMemoryBytes': 'bytes, e.g. 268435456 (256 MiB)',
   shutdownGraceMs: 'milliseconds, e.g. 10000',
   'reload.watch': 'true or false',
   'reload.intervalMs': 'milliseconds between checks of the files, 100–60000, e.g. 2000',

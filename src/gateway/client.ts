@@ -21,7 +21,7 @@ export interface ParsedHost {
  */
 export function requestHost(req: IncomingMessage): ParsedHost | undefined {
   const value = req.headers.host;
-  if (value === undefined || value.length > 260 || !HOST.test(value)) return undefined;
+  if (value === undefined) return undefined;
   const raw = req.rawHeaders;
   let seen = 0;
   for (let i = 0; i < raw.length; i += 2) {
@@ -29,6 +29,12 @@ export function requestHost(req: IncomingMessage): ParsedHost | undefined {
     if (name !== undefined && name.length === 4 && name.toLowerCase() === 'host') seen += 1;
   }
   if (seen !== 1) return undefined;
+  return parseHost(value);
+}
+
+/** One plain `host[:port]` value (a Host or X-Forwarded-Host field), or undefined. */
+export function parseHost(value: string | undefined): ParsedHost | undefined {
+  if (value === undefined || value.length > 260 || !HOST.test(value)) return undefined;
   const authority = value.toLowerCase();
   let hostname: string;
   if (authority.startsWith('[')) hostname = authority.slice(0, authority.indexOf(']') + 1);

@@ -37,6 +37,9 @@ export class Cors {
     const origin = req.headers.origin;
     if (origin !== undefined && this.#origins.has(origin)) {
       res.setHeader('access-control-allow-origin', origin);
+      // Fetch §3.2.5: a listed origin's player may send its cookies (the cookie strategy); with `*`,
+      // browsers refuse credentialed answers.
+      res.setHeader('access-control-allow-credentials', 'true');
       res.setHeader('access-control-expose-headers', EXPOSED_HEADERS);
     }
   }
@@ -48,6 +51,7 @@ export class Cors {
     const isPreflight = origin !== undefined && req.headers['access-control-request-method'] !== undefined;
     if (isPreflight && (this.#any || this.#origins.has(origin))) {
       res.setHeader('access-control-allow-origin', this.#any ? '*' : origin);
+      if (!this.#any) res.setHeader('access-control-allow-credentials', 'true');
       res.setHeader('access-control-allow-methods', METHODS);
       res.setHeader('access-control-allow-headers', ALLOWED_HEADERS);
       res.setHeader('access-control-max-age', '7200');

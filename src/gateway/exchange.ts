@@ -8,10 +8,12 @@ import {
   type ManifestKind,
 } from '../manifest/index.js';
 import { countAnswer, noteBytes, noteOrigin } from './access.js';
+import { refuseOverBudget } from './body-budget.js';
 import { viewerResponseHeaders } from './headers.js';
 import { headerText } from './live-cache.js';
 import { redactTarget } from './log.js';
-import { decodeBody, serveManifest, toOriginManifest } from './manifest.js';
+import { serveManifest, toOriginManifest } from './manifest.js';
+import { ManifestBody } from './manifest-body.js';
 import { classifyOriginError, type OriginFailure } from './origin.js';
 import { sendText, type GatewayRuntime, type ViewerRequest, type ZoneRuntime } from './runtime.js';
 
@@ -57,12 +59,16 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #mode = Mode.Waiting;
   #chunks: Buffer[] = [];
   #size = 0;
+  /** The manifest being held (Buffer mode). */
+  #body: ManifestBody | undefined;
   #bytesOut = 0;
   #status = 0;
   #headers: IncomingHttpHeaders = {};
   #kind: ManifestKind | undefined;
   #viewerGone = false;
   #sent = 0;
+  /** Bytes of the manifest memory budget this exchange holds (see body-budget.ts). */
+  #held = 0;
 
   constructor(
     readonly rt: GatewayRuntime,
@@ -96,6 +102,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#mode === Mode.Done) return;
     this.#mode = Mode.Done;
     this.#chunks = [];
+    this.#body = undefined;
+    this.rt.manifestMemory.release(this.#held);
+    this.#held = 0;
     this.rt.metrics.inFlight -= 1;
     this.rt.metrics.bytesOut(this.zone.config.name, this.#bytesOut);
     // The listeners stay (removing them costs more than the no-op call they will make).
@@ -133,6 +142,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
         }
         this.#kind = kind;
         this.#mode = Mode.Buffer;
+        this.#body = new ManifestBody(headers['content-encoding']);
         return;
       }
       if (kind === 'sniff' && !encoded && worthSniffing(this.view.upstreamTarget)) {
@@ -180,7 +190,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
           this.#tooLarge(controller, 'body');
           return;
         }
-        this.#chunks.push(chunk);
+        if (!this.#hold(controller, chunk.length)) return;
+        this.#body?.push(chunk);
         return;
       case Mode.Sniff:
         this.#size += chunk.length;
@@ -198,7 +209,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (kind !== undefined) {
       this.#kind = kind;
       this.#mode = Mode.Buffer;
+      const body = new ManifestBody(this.#headers['content-encoding']);
+      for (const chunk of this.#chunks) body.push(chunk);
+      this.#chunks = [];
+      this.#body = body;
       if (this.#size > this.rt.config.limits.manifestMaxBytes) this.#tooLarge(controller, 'body');
+      else this.#hold(controller, this.#size);
       return;
     }
     const held = this.#chunks;
@@ -220,11 +236,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#finish();
       return;
     }
-    if (this.#mode !== Mode.Buffer || this.#kind === undefined) return;
-    const body = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks);
-    this.#chunks = [];
-    const limit = this.rt.config.limits.manifestMaxBytes;
-    const decoded = decodeBody(body, this.#headers['content-encoding'], limit);
+    if (this.#mode !== Mode.Buffer || this.#kind === undefined || this.#body === undefined) return;
+    const decoded = this.#body.finish(this.rt.config.limits.manifestMaxBytes);
+    this.#body = undefined;
     if (!decoded.ok) {
       this.#fail({ status: 502, kind: decoded.reason, code: 'DECODE' });
       return;
@@ -238,6 +252,18 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       toOriginManifest(this.#kind, decoded, this.#headers),
     );
     this.#finish();
+  }
+
+  /** Takes `bytes` of the manifest memory budget, or answers 503 and stops the origin. */
+  #hold(controller: Dispatcher.DispatchController, bytes: number): boolean {
+    if (this.rt.manifestMemory.take(bytes)) {
+      this.#held += bytes;
+      return true;
+    }
+    refuseOverBudget(this.rt, this.zone.config.name, this.view, this.res, 'origin body');
+    this.#finish();
+    controller.abort(new Error('manifest memory budget exhausted'));
+    return false;
   }
 
   #tooLarge(controller: Dispatcher.DispatchController, where: string): void {

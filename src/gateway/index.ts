@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { Gauge } from 'prom-client';
 import type { DestinationStream } from 'pino';
 import {
   AddressSet,
@@ -16,7 +17,9 @@ import { canonicalIp } from '../tokens/ip.js';
 import { schemeForZone } from '../tokens/registry.js';
 import { AccessLog, countAnswer, noteBytes } from './access.js';
 import { adminHandler, listenAdmin as bindAdmin } from './admin.js';
+import { ManifestMemory, registerManifestMemoryMetrics } from './body-budget.js';
 import { CountryLookup } from './geo.js';
+import { answerAuth, isAuthTarget } from './auth.js';
 import { clientAddress, requestHost, requestId } from './client.js';
 import { answerClientError, refuseConnect, trackResponse } from './connection.js';
 import { Cors } from './cors.js';
@@ -26,6 +29,7 @@ import { GatewayMetrics } from './metrics.js';
 import { describeChanges, effectiveConfig, OriginPools, type ReloadResult } from './reload.js';
 import { DenialLimiters, type DenialLimiter } from './policy.js';
 import { logDenial, proxyRequest } from './proxy.js';
+import { RewritePool } from './rewrite-pool.js';
 import { RequestTelemetry } from './telemetry.js';
 import { packageVersion } from '../version.js';
 import { sendText, type GatewayRuntime, type ZoneRuntime } from './runtime.js';
@@ -94,6 +98,7 @@ export interface Gateway {
 /** One configuration's worth of request handling; see createGateway's `build`. */
 interface Generation {
   readonly rt: GatewayRuntime;
+  readonly zones: readonly ZoneRuntime[];
   readonly router: ZoneRouter<ZoneRuntime>;
   /** The zones' denial limiters, adopted when the generation is swapped in. */
   readonly limiters: Map<string, DenialLimiter>;
@@ -123,11 +128,44 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
   const built = options.logger ?? createLogger(config.log.level, options.logDestination);
   const logger = options.logFields === undefined ? built : built.child(options.logFields);
   const metrics = new GatewayMetrics({ defaultMetrics: options.defaultMetrics ?? true });
-  // Built once and kept across reloads: the live cache is sized by limits, which need a restart.
+  // Built once and kept across reloads: the live cache and the manifest memory budget are sized by
+  // limits, which need a restart; the rewrite threads serve every generation.
   const cache = new LiveCache(config.limits.cacheMaxEntries, config.limits.cacheMaxBytes);
+  const manifestMemory = new ManifestMemory(config.limits.manifestMemoryBytes);
+  const rewritePool = new RewritePool();
+  registerManifestMemoryMetrics(metrics.registry, manifestMemory);
   const pools = new OriginPools();
   const denialLimiters = new DenialLimiters();
   const telemetry = new RequestTelemetry(metrics.registry, packageVersion());
+  // Which scheme, strategy and token transports each zone runs: labels read from the scheme's module.
+  const info = new Gauge({
+    name: 'streamgate_zone_info',
+    help: 'One series per zone: its token scheme, strategy and where tokens travel',
+    labelNames: ['zone', 'scheme', 'tokens', 'transports'],
+    registers: [metrics.registry],
+    aggregator: 'first',
+  });
+  const describeZones = (zones: readonly ZoneRuntime[]): void => {
+    info.reset();
+    for (const zone of zones) {
+      const { transports } = zone.scheme;
+      const where = [
+        transports.query.length > 0 || transports.bareQuery ? 'query' : '',
+        transports.pathSegment || transports.pathPrefix !== undefined ? 'path' : '',
+        transports.cookies.length > 0 ? 'cookie' : '',
+        transports.headers.length > 0 ? 'header' : '',
+      ].filter(Boolean);
+      info.set(
+        {
+          zone: zone.config.name,
+          scheme: zone.scheme.name,
+          tokens: zone.config.tokens,
+          transports: where.join(','),
+        },
+        1,
+      );
+    }
+  };
 
   /**
    * Everything a request reads from the configuration, built as one generation. A request takes the
@@ -145,10 +183,12 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
       trusted,
       geo: new CountryLookup(config.geo),
       access: new AccessLog(logger, config.log.access, trusted, telemetry),
+      manifestMemory,
+      rewritePool,
     };
     const limiters = new Map<string, DenialLimiter>();
     const zones: ZoneRuntime[] = config.zones.map((zone) => {
-      const scheme = schemeForZone(zone.scheme, zone.ectoken);
+      const scheme = schemeForZone(zone.scheme, zone.schemeOptions);
       redactParam(scheme.params.token);
       return {
         config: zone,
@@ -158,10 +198,11 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
         policy: denialLimiters.policy(zone.name, zone.policy, limiters),
       };
     });
-    return { rt, router: new ZoneRouter(zones), limiters };
+    return { rt, zones, router: new ZoneRouter(zones), limiters };
   };
   let current = build(config);
   denialLimiters.adopt(current.limiters);
+  describeZones(current.zones);
   let closing = false;
 
   /**
@@ -191,7 +232,11 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
       logDenial(rt, res, '-', 400, 'host', 'missing, repeated or malformed Host');
       return false;
     }
-    if (isReserved(target)) return true;
+    if (isReserved(target)) {
+      if (!isAuthTarget(target)) return true;
+      answerAuth(rt, router, req, res, id);
+      return false;
+    }
     const method = req.method;
     if (method === 'OPTIONS') {
       rt.cors.preflight(req, res);
@@ -369,6 +414,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     await Promise.all([...adminServers].map((server) => new Promise((resolve) => server.close(resolve))));
     adminServers.clear();
     await pools.destroyAll();
+    await rewritePool.close();
     cache.clear();
   };
 
@@ -394,6 +440,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     const changes = describeChanges(running, effective);
     current = generation;
     denialLimiters.adopt(generation.limiters);
+    describeZones(generation.zones);
     if (options.logger === undefined) logger.level = effective.log.level;
     const idle = Math.max(effective.timeouts.headersMs, effective.timeouts.bodyMs) + 10_000;
     for (const server of servers) server.timeout = idle;

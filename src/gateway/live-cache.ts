@@ -3,7 +3,9 @@ import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { ManifestKind } from '../manifest/index.js';
 import { manifestKindFromHeaders, sniffManifest } from '../manifest/index.js';
-import { decodeBody, liveWindowMs, sharePolicy, toOriginManifest, type OriginManifest } from './manifest.js';
+import { liveWindowMs, sharePolicy, toOriginManifest, type OriginManifest } from './manifest.js';
+import { ManifestBody } from './manifest-body.js';
+import type { ManifestMemory } from './body-budget.js';
 import type { GatewayMetrics } from './metrics.js';
 import { classifyOriginError, type OriginFailure } from './origin.js';
 
@@ -21,8 +23,9 @@ export type SharedOutcome =
   | { readonly type: 'failure'; readonly failure: OriginFailure | TooLarge };
 
 export interface TooLarge {
-  readonly status: 502;
-  readonly kind: 'too_large' | 'undecodable';
+  readonly status: 502 | 503;
+  /** `memory`: the manifest memory budget was used up (503, see body-budget.ts). */
+  readonly kind: 'too_large' | 'undecodable' | 'memory';
   readonly code: string;
 }
 
@@ -142,6 +145,8 @@ export interface SharedFetchOptions {
   readonly limit: number;
   readonly zone: string;
   readonly metrics: GatewayMetrics;
+  /** The budget the body's bytes are held against while it arrives. */
+  readonly memory: ManifestMemory;
 }
 
 /**
@@ -163,9 +168,10 @@ export function sharedFetch(pool: Dispatcher, options: SharedFetchOptions): Prom
 class SharedFetch implements Dispatcher.DispatchHandler {
   #status = 0;
   #headers: IncomingHttpHeaders = {};
-  #chunks: Buffer[] = [];
+  #body = new ManifestBody(undefined);
   #size = 0;
   #settled = false;
+  #held = 0;
   readonly #started = performance.now();
 
   constructor(
@@ -176,7 +182,9 @@ class SharedFetch implements Dispatcher.DispatchHandler {
   #settle(outcome: SharedOutcome): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#chunks = [];
+    this.#body = new ManifestBody(undefined);
+    this.options.memory.release(this.#held);
+    this.#held = 0;
     this.resolve(outcome);
   }
 
@@ -191,6 +199,7 @@ class SharedFetch implements Dispatcher.DispatchHandler {
     this.options.metrics.originLatency(this.options.zone, (performance.now() - this.#started) / 1000);
     this.#status = status;
     this.#headers = headers;
+    this.#body = new ManifestBody(headers['content-encoding']);
     const length = Number(headers['content-length']);
     if (Number.isFinite(length) && length > this.options.limit) {
       this.#settle({ type: 'failure', failure: { status: 502, kind: 'too_large', code: 'CONTENT_LENGTH' } });
@@ -206,19 +215,24 @@ class SharedFetch implements Dispatcher.DispatchHandler {
       controller.abort(new Error('manifest larger than limits.manifestMaxBytes'));
       return;
     }
-    this.#chunks.push(chunk);
+    if (!this.options.memory.take(chunk.length)) {
+      this.#settle({ type: 'failure', failure: { status: 503, kind: 'memory', code: 'MEMORY' } });
+      controller.abort(new Error('manifest memory budget exhausted'));
+      return;
+    }
+    this.#held += chunk.length;
+    this.#body.push(chunk);
   }
 
   onResponseEnd(): void {
     if (this.#settled) return;
-    const body = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks);
     const headers = this.#headers;
     let kind: ManifestKind | 'sniff' | undefined =
       this.#status === 200
         ? manifestKindFromHeaders(headerText(headers['content-type']), this.options.path.split('?')[0] ?? '')
         : undefined;
     if (kind !== undefined) {
-      const decoded = decodeBody(body, headers['content-encoding'], this.options.limit);
+      const decoded = this.#body.finish(this.options.limit);
       if (!decoded.ok) {
         this.#settle({ type: 'failure', failure: { status: 502, kind: decoded.reason, code: 'DECODE' } });
         return;
@@ -234,7 +248,7 @@ class SharedFetch implements Dispatcher.DispatchHandler {
         return;
       }
     }
-    this.#settle({ type: 'response', status: this.#status, headers, body });
+    this.#settle({ type: 'response', status: this.#status, headers, body: this.#body.bytes() });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {

@@ -1,7 +1,7 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { isBareToken, isPathTokenSegment } from '../tokens/check.js';
 import { parseQuery } from '../tokens/query.js';
-import { SCHEMES } from '../tokens/registry.js';
+import { redactionNames, SCHEMES } from '../tokens/registry.js';
 
 export type { Logger } from 'pino';
 
@@ -21,6 +21,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
  * CloudFront's Signature, generic ones).
  */
 const SECRET_PARAMS = new Set<string>([
+  // The credential of each scheme (its expiry and scope parameters are no secret and stay readable).
   ...Object.values(SCHEMES).map((scheme) => scheme.params.token.toLowerCase()),
   'wmsauthsign',
   'hdnts',
@@ -34,6 +35,9 @@ const SECRET_PARAMS = new Set<string>([
   'auth',
   'access_token',
 ]);
+
+/** Texts a token-holding first path segment starts with (Bunny's `bcdn_token=…&expires=N`). */
+const PATH_PREFIXES = redactionNames().pathPrefixes;
 
 /** Adds a zone's own token parameter name (ectoken's is configurable); redaction only ever grows. */
 export function redactParam(name: string): void {
@@ -67,11 +71,16 @@ function decodedForm(text: string): string {
  * percent-encoded (the gateway decodes the path before it looks for the segment: `%7e` is a tilde).
  */
 function redactPath(path: string): string {
-  if (!path.includes('~') && !path.includes('%')) return path;
+  if (!path.includes('~') && !path.includes('%') && !PATH_PREFIXES.some((p) => path.startsWith(p, 1))) {
+    return path;
+  }
   return path
     .split('/')
-    .map((segment) => {
+    .map((segment, index) => {
       const decoded = decodedForm(segment);
+      // Bunny's path form: the whole first segment is the token (`bcdn_token=…&expires=N`).
+      const prefix = index === 1 ? PATH_PREFIXES.find((p) => decoded.startsWith(p)) : undefined;
+      if (prefix !== undefined) return `${prefix}${REDACTED}`;
       if (!isPathTokenSegment(decoded) && !(decoded.startsWith('~') && decoded.includes('~', 1))) {
         return segment;
       }

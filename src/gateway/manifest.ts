@@ -8,12 +8,15 @@ import {
   rewriteManifest,
   type ManifestKind,
 } from '../manifest/index.js';
-import type { RewriteResult } from '../manifest/types.js';
+import { DEFAULT_MANIFEST_LIMITS, type LimitExceeded, type ManifestLimits } from '../manifest/limits.js';
+import { directoryOf, encodePath } from '../tokens/path.js';
 import { createTokenizer, resolutionBase } from '../tokens/strategy.js';
 import { countAnswer, noteBytes } from './access.js';
+import { refuseOverBudget } from './body-budget.js';
 import { viewerResponseHeaders } from './headers.js';
 import { redactTarget } from './log.js';
-import type { GatewayRuntime, ViewerRequest, ZoneRuntime } from './runtime.js';
+import { INLINE_REWRITE_CHARS, type RewriteJob, type RewriteOutcome } from './rewrite-pool.js';
+import { sendText, type GatewayRuntime, type ViewerRequest, type ZoneRuntime } from './runtime.js';
 
 export { isoDurationSeconds, type ManifestKind } from '../manifest/index.js';
 
@@ -142,11 +145,89 @@ export function toOriginManifest(
   };
 }
 
+/** The rewrite of one manifest for one viewer, as plain data (see RewriteJob). */
+function rewriteJob(
+  rt: GatewayRuntime,
+  zone: ZoneRuntime,
+  view: ViewerRequest,
+  manifest: OriginManifest & { text: string },
+): RewriteJob {
+  const config = zone.config;
+  const publicOrigin = config.publicOrigin ?? view.publicOrigin;
+  const limits: ManifestLimits = {
+    maxDepth: rt.config.limits.manifestMaxDepth,
+    maxElements: rt.config.limits.manifestMaxElements,
+    maxExpansion: DEFAULT_MANIFEST_LIMITS.maxExpansion,
+  };
+  return {
+    kind: manifest.kind,
+    text: manifest.text,
+    manifestUrl: new URL(resolutionBase(view.target, view.grant), publicOrigin).href,
+    context: {
+      strategy: config.tokens,
+      scheme: config.scheme,
+      schemeOptions: config.schemeOptions,
+      signingKey: config.keys[0] ?? '',
+      incoming: view.grant,
+      now: view.now,
+      playlistTtl: config.playlistTtl,
+      segmentTtl: config.segmentTtl,
+      staticManifest: manifest.isStatic,
+      publicOrigin,
+      upstreamOrigin: config.origin,
+      forwardUncovered: config.forwardUncovered,
+      ...(view.tokenVia === undefined ? {} : { incomingVia: view.tokenVia }),
+    },
+    // Its own URL without the viewer's token: the Location a dynamic MPD without one gets.
+    insertLocation:
+      manifest.kind === 'dash' && config.dashLocation ? publicOrigin + view.upstreamTarget : undefined,
+    urlParam:
+      config.dashUrlParams &&
+      config.tokens === 'forward' &&
+      view.grant.scope !== 'path' &&
+      view.tokenVia !== 'cookie' &&
+      view.tokenVia !== 'header'
+        ? { params: zone.scheme.queryParams(view.grant.token, view.grant.expires) }
+        : undefined,
+    limits,
+    skippedWanted: rt.debug ? 1000 : 0,
+  };
+}
+
+/** A rewrite on the event loop: for manifests short enough that a thread would cost more. */
+function rewriteInline(zone: ZoneRuntime, job: RewriteJob): RewriteOutcome & { text?: string } {
+  const { scheme: _name, schemeOptions: _options, ...context } = job.context;
+  const tokenize = createTokenizer({ ...context, scheme: zone.scheme });
+  const result = rewriteManifest(job.kind, job.text, {
+    manifestUrl: new URL(job.manifestUrl),
+    tokenize,
+    limits: job.limits,
+    ...(job.urlParam === undefined ? {} : { urlParam: job.urlParam }),
+    ...(job.insertLocation === undefined ? {} : { insertLocation: job.insertLocation }),
+  });
+  return {
+    uncovered: tokenize.uncovered,
+    ...(tokenize.firstUncovered === undefined ? {} : { firstUncovered: tokenize.firstUncovered }),
+    ...(result.malformed === undefined && result.limit === undefined ? { text: result.text } : {}),
+    rewritten: result.rewritten,
+    skipped: result.skipped,
+    skippedCount: result.skipped.length,
+    ...(result.malformed === undefined ? {} : { malformed: result.malformed }),
+    ...(result.limit === undefined ? {} : { limit: result.limit }),
+  };
+}
+
+/** Bytes a pooled rewrite holds while it waits and runs: the text, its copy in the thread, the output. */
+const REWRITE_HOLD_FACTOR = 4;
+
 /**
  * Gives one viewer the manifest with their tokens (SPEC §4) and sends it: the right type, an exact
  * Content-Length, `Cache-Control: private, no-store` (the body holds this viewer's tokens), no origin
  * validators (the bytes differ from the origin's). A manifest the rewriter cannot read is passed
- * through unmodified with a warning rather than dropped.
+ * through unmodified with a warning rather than dropped; one that exceeds a safety limit
+ * (ManifestLimits) is answered 502: it is no manifest a player could use, and handing it on would
+ * pass the attack to every player. Short manifests are rewritten at once, long ones (more than
+ * INLINE_REWRITE_CHARS) in a rewrite thread, holding a share of the manifest memory budget meanwhile.
  */
 export function serveManifest(
   rt: GatewayRuntime,
@@ -157,71 +238,137 @@ export function serveManifest(
 ): void {
   if (res.destroyed || res.headersSent) return;
   const config = zone.config;
-  const publicOrigin = config.publicOrigin ?? view.publicOrigin;
-  let body: Buffer | string = manifest.bytes;
-  let outcome = 'passed';
-  if (manifest.text !== undefined) {
-    let result: RewriteResult | undefined;
-    let failure: unknown;
-    try {
-      const tokenize = createTokenizer({
-        strategy: config.tokens,
-        scheme: zone.scheme,
-        signingKey: config.keys[0] ?? '',
-        incoming: view.grant,
-        now: view.now,
-        playlistTtl: config.playlistTtl,
-        segmentTtl: config.segmentTtl,
-        staticManifest: manifest.isStatic,
-        publicOrigin,
-        upstreamOrigin: config.origin,
-      });
-      result = rewriteManifest(manifest.kind, manifest.text, {
-        manifestUrl: new URL(resolutionBase(view.target, view.grant), publicOrigin),
-        tokenize,
-        ...(config.dashUrlParams && config.tokens === 'forward' && view.grant.scope !== 'path'
-          ? {
-              urlParam: { params: zone.scheme.queryParams(view.grant.token, view.grant.expires) },
-            }
-          : {}),
-      });
-    } catch (error) {
-      failure = error;
-    }
-    if (result !== undefined && result.malformed === undefined) {
-      body = result.text;
-      outcome = 'rewritten';
-      if (rt.debug && result.skipped.length > 0) {
-        rt.logger.debug(
-          {
-            reqId: view.id,
-            zone: config.name,
-            target: redactTarget(view.target),
-            skipped: result.skipped.map((skip) => ({ ...skip, uri: redactTarget(skip.uri) })),
-          },
-          'manifest URIs left without a token',
-        );
-      }
-    } else {
-      rt.logger.warn(
-        {
-          reqId: view.id,
-          zone: config.name,
-          target: redactTarget(view.target),
-          reason: result?.malformed ?? String(failure),
-        },
-        'manifest not rewritten (malformed); passed through unmodified',
-      );
-      outcome = 'malformed';
-    }
-  } else {
+  if (manifest.text === undefined) {
     rt.logger.warn(
       { reqId: view.id, zone: config.name, target: redactTarget(view.target) },
       'manifest is not UTF-8; passed through unmodified',
     );
+    sendManifest(rt, zone, view, res, manifest, manifest.bytes, 'passed');
+    return;
   }
-  rt.metrics.manifest(config.name, manifest.kind, outcome);
+  let job: RewriteJob;
+  try {
+    job = rewriteJob(rt, zone, view, { ...manifest, text: manifest.text });
+  } catch (error) {
+    finishRewrite(rt, zone, view, res, manifest, undefined, error, undefined);
+    return;
+  }
+  if (manifest.text.length <= INLINE_REWRITE_CHARS) {
+    let outcome: (RewriteOutcome & { text?: string }) | undefined;
+    let failure: unknown;
+    try {
+      outcome = rewriteInline(zone, job);
+    } catch (error) {
+      failure = error;
+    }
+    finishRewrite(rt, zone, view, res, manifest, outcome, failure, outcome?.text);
+    return;
+  }
+  const held = manifest.bytes.length * REWRITE_HOLD_FACTOR;
+  if (!rt.manifestMemory.take(held)) {
+    refuseOverBudget(rt, config.name, view, res, 'rewrite');
+    return;
+  }
+  rt.rewritePool.run(job).then(
+    (outcome) => {
+      rt.manifestMemory.release(held);
+      finishRewrite(rt, zone, view, res, manifest, outcome, undefined, outcome.body);
+    },
+    (error: unknown) => {
+      rt.manifestMemory.release(held);
+      finishRewrite(rt, zone, view, res, manifest, undefined, error, undefined);
+    },
+  );
+}
 
+function finishRewrite(
+  rt: GatewayRuntime,
+  zone: ZoneRuntime,
+  view: ViewerRequest,
+  res: ServerResponse,
+  manifest: OriginManifest,
+  outcome: RewriteOutcome | undefined,
+  failure: unknown,
+  body: string | Uint8Array | undefined,
+): void {
+  if (res.destroyed || res.headersSent) return;
+  const config = zone.config;
+  const fields = { reqId: view.id, zone: config.name, target: redactTarget(view.target) };
+  if (outcome?.limit !== undefined || isOutOfMemory(failure)) {
+    refuseOverLimit(rt, zone, view, res, manifest, outcome?.limit);
+    return;
+  }
+  if (outcome !== undefined && outcome.malformed === undefined && body !== undefined) {
+    if (outcome.uncovered > 0) {
+      rt.logger.warn(
+        { ...fields, uncovered: outcome.uncovered, first: outcome.firstUncovered },
+        "forward: URIs the viewer's token does not open were left without a token (players get 403); set forwardUncovered: path or mint, or sign a token that covers them",
+      );
+    }
+    if (rt.debug && outcome.skippedCount > 0) {
+      rt.logger.debug(
+        {
+          ...fields,
+          skipped: outcome.skipped.map((skip) => ({ ...skip, uri: redactTarget(skip.uri) })),
+          skippedCount: outcome.skippedCount,
+        },
+        'manifest URIs left without a token',
+      );
+    }
+    sendManifest(rt, zone, view, res, manifest, body, 'rewritten');
+    return;
+  }
+  rt.logger.warn(
+    { ...fields, reason: outcome?.malformed ?? String(failure) },
+    'manifest not rewritten (malformed); passed through unmodified',
+  );
+  sendManifest(rt, zone, view, res, manifest, manifest.bytes, 'malformed');
+}
+
+/** A rewrite thread that ran past its heap (see RewritePool) was ended: the manifest is refused. */
+function isOutOfMemory(failure: unknown): boolean {
+  return (failure as { code?: string } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
+}
+
+function refuseOverLimit(
+  rt: GatewayRuntime,
+  zone: ZoneRuntime,
+  view: ViewerRequest,
+  res: ServerResponse,
+  manifest: OriginManifest,
+  limit: LimitExceeded | undefined,
+): void {
+  const name = zone.config.name;
+  rt.logger.warn(
+    {
+      reqId: view.id,
+      zone: name,
+      target: redactTarget(view.target),
+      status: 502,
+      format: manifest.kind,
+      bytes: manifest.bytes.length,
+      limit: limit?.limit ?? 'memory',
+      max: limit?.max,
+      detail: limit?.detail ?? 'the rewrite thread ran out of memory',
+    },
+    'manifest exceeds a safety limit; refused',
+  );
+  rt.metrics.manifest(name, manifest.kind, 'limit');
+  countAnswer(rt.metrics, res, name, 502, 'manifest_limit', limit?.limit ?? 'memory');
+  sendText(res, 502, 'manifest exceeds a safety limit');
+}
+
+function sendManifest(
+  rt: GatewayRuntime,
+  zone: ZoneRuntime,
+  view: ViewerRequest,
+  res: ServerResponse,
+  manifest: OriginManifest,
+  body: string | Uint8Array,
+  outcome: 'rewritten' | 'passed' | 'malformed',
+): void {
+  const config = zone.config;
+  rt.metrics.manifest(config.name, manifest.kind, outcome);
   const headers: OutgoingHttpHeaders = viewerResponseHeaders(manifest.headers, true, rt.cors.vary);
   const originType = manifest.headers['content-type'];
   let type = typeof originType === 'string' ? originType : undefined;
@@ -234,6 +381,10 @@ export function serveManifest(
   const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   headers['content-length'] = length;
   headers['cache-control'] = 'private, no-store';
+  if (config.tokens === 'cookie' && view.tokenVia !== 'cookie') {
+    const cookies = sessionCookies(zone, view, config.publicOrigin ?? view.publicOrigin);
+    if (cookies.length > 0) headers['set-cookie'] = cookies;
+  }
   res.writeHead(200, headers);
   res.end(view.head ? undefined : body);
   countAnswer(rt.metrics, res, config.name, 200, 'ok');
@@ -241,4 +392,38 @@ export function serveManifest(
     rt.metrics.bytesOut(config.name, length);
     noteBytes(res, length);
   }
+}
+
+/**
+ * The cookie strategy: the entry manifest's answer hands the viewer a session token for the stream's
+ * directory in cookies (Akamai's hdntl, CloudFront's signed cookies), so nested requests need no token
+ * in their URLs. HttpOnly (page scripts never see it), Path scoped to the directory, Secure and
+ * SameSite=None over TLS (a player page on another site may send it where third-party cookies are
+ * allowed), SameSite=Lax otherwise (RFC 6265bis §5.4.7: None requires Secure).
+ */
+function sessionCookies(zone: ZoneRuntime, view: ViewerRequest, publicOrigin: string): string[] {
+  const { scheme, config } = zone;
+  if (scheme.cookieParams === undefined) return [];
+  const question = view.upstreamTarget.indexOf('?');
+  const path = decodeURIComponent(
+    question === -1 ? view.upstreamTarget : view.upstreamTarget.slice(0, question),
+  );
+  const directory = directoryOf(path);
+  const expires = view.now + config.playlistTtl;
+  const { grant } = view;
+  const token = scheme.sign(
+    {
+      path: directory,
+      expires,
+      ...(grant.ip === undefined ? {} : { ip: grant.ip }),
+      ...(grant.rules === undefined ? {} : { rules: grant.rules }),
+      origin: publicOrigin,
+    },
+    config.keys[0] ?? '',
+  );
+  const secure = publicOrigin.startsWith('https:');
+  const attributes = `Path=${encodePath(directory)}; Max-Age=${config.playlistTtl}; HttpOnly; ${
+    secure ? 'Secure; SameSite=None' : 'SameSite=Lax'
+  }`;
+  return scheme.cookieParams(token, expires).map(([name, value]) => `${name}=${value}; ${attributes}`);
 }

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkRequest } from '../tokens/check.js';
-import { canonicalRequestPath } from '../tokens/path.js';
 import type { Denial } from '../tokens/verdict.js';
 import { countAnswer, noteBytes, noteCache, noteZone, traceOrigin } from './access.js';
 import { clientAddress, type ParsedHost } from './client.js';
+import { refuseOverBudget } from './body-budget.js';
 import { ProxyExchange } from './exchange.js';
 import { upstreamRequestHeaders, viewerResponseHeaders } from './headers.js';
 import { sharedFetch, type SharedOutcome } from './live-cache.js';
@@ -17,7 +17,14 @@ import {
   type ViewerRequest,
   type ZoneRuntime,
 } from './runtime.js';
-import { withoutPathTokens, type ZoneRouter } from './zones.js';
+import { redirectToSession } from './session.js';
+import { chooseZone, type ZoneRouter } from './zones.js';
+
+/** A request header's single value; a repeated one is no usable token. */
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
 
 const isTls = (req: IncomingMessage): boolean => (req.socket as { encrypted?: boolean }).encrypted === true;
 
@@ -70,24 +77,15 @@ export function proxyRequest(
   started: number,
 ): void {
   const target = req.url ?? '/';
-  let zone = router.catchAll;
+  const zone = chooseZone(router, host.hostname, target);
   if (zone === undefined) {
-    const question = target.indexOf('?');
-    const canonical = canonicalRequestPath(question === -1 ? target : target.slice(0, question));
-    if (!canonical.ok) {
-      deny(rt, res, undefined, canonical);
-      return;
-    }
-    zone = router.match(host.hostname, withoutPathTokens(canonical.path));
-    // A zone whose tokens never travel in the path (ectoken) must be chosen by the path as it is.
-    if (zone !== undefined && !zone.scheme.pathTokens && canonical.path.includes('/~')) {
-      if (router.match(host.hostname, canonical.path) !== zone) zone = undefined;
-    }
-    if (zone === undefined) {
-      sendText(res, 404, 'no zone');
-      logDenial(rt, res, '-', 404, 'no_zone', 'no zone for this host and path');
-      return;
-    }
+    sendText(res, 404, 'no zone');
+    logDenial(rt, res, '-', 404, 'no_zone', 'no zone for this host and path');
+    return;
+  }
+  if ('ok' in zone) {
+    deny(rt, res, undefined, zone);
+    return;
   }
 
   const config = zone.config;
@@ -103,6 +101,7 @@ export function proxyRequest(
   }
   const forwardedProto = client.viaTrustedProxy ? req.headers['x-forwarded-proto'] : undefined;
   const proto = forwardedProto === 'https' || (forwardedProto === undefined && isTls(req)) ? 'https' : 'http';
+  const { transports } = zone.scheme;
   const checked = checkRequest(target, {
     scheme: zone.scheme,
     keys: config.keys,
@@ -115,10 +114,13 @@ export function proxyRequest(
             referer: req.headers.referer,
             proto,
             host: host.hostname,
+            authority: host.authority,
             country: () => rt.geo.country(client.ip, req.headers, client.viaTrustedProxy),
           },
         }
       : {}),
+    ...(transports.cookies.length > 0 ? { cookies: req.headers.cookie } : {}),
+    ...(transports.headers.length > 0 ? { header: (name: string) => headerValue(req, name) } : {}),
   });
   const verdict = checked.verdict;
   if (!verdict.ok) {
@@ -146,6 +148,7 @@ export function proxyRequest(
     upstreamTarget,
     now,
     started,
+    ...(checked.via === undefined ? {} : { tokenVia: checked.via }),
   };
   const xff = req.headers['x-forwarded-for'];
   const forwardedFor =
@@ -154,6 +157,7 @@ export function proxyRequest(
       : client.ip;
 
   const manifestKind = manifestKindOfPath(path);
+  if (manifestKind === 'dash' && redirectToSession(rt, zone, view, res, path)) return;
   const headers = upstreamRequestHeaders(req.headers, {
     extra: config.forwardHeaders,
     manifest: manifestKind !== undefined,
@@ -161,6 +165,10 @@ export function proxyRequest(
     requestId: id,
   });
   traceOrigin(res, rt.access.telemetry, headers);
+  if (manifestKind !== undefined && rt.manifestMemory.exhausted) {
+    refuseOverBudget(rt, config.name, view, res, 'request');
+    return;
+  }
   if (manifestKind !== undefined && zone.shareManifests && !BLOCKING_PARAMS.test(query)) {
     throughCache(rt, zone, res, view, headers);
     return;
@@ -234,6 +242,7 @@ function throughCache(
         limit: rt.config.limits.manifestMaxBytes,
         zone: name,
         metrics: rt.metrics,
+        memory: rt.manifestMemory,
       }),
     );
   }
@@ -284,6 +293,10 @@ function deliver(
     }
     case 'failure': {
       const { failure } = outcome;
+      if (failure.kind === 'memory') {
+        refuseOverBudget(rt, name, view, res, 'shared fetch');
+        return;
+      }
       const status = failure.status ?? 502;
       countAnswer(rt.metrics, res, name, status, failure.kind);
       if (!follower) {

@@ -4,12 +4,14 @@ import type { AddressSet, Config, ZoneConfig } from '../config/index.js';
 import type { TokenScheme } from '../tokens/scheme.js';
 import { noteBytes, type AccessLog } from './access.js';
 import type { Denial, Grant } from '../tokens/verdict.js';
+import type { ManifestMemory } from './body-budget.js';
 import type { Cors } from './cors.js';
 import type { CountryLookup } from './geo.js';
 import type { LiveCache } from './live-cache.js';
 import type { ZonePolicy } from './policy.js';
 import type { Logger } from './log.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { RewritePool } from './rewrite-pool.js';
 
 export interface ZoneRuntime {
   readonly config: ZoneConfig;
@@ -33,6 +35,10 @@ export interface GatewayRuntime {
   readonly trusted: AddressSet;
   readonly geo: CountryLookup;
   readonly access: AccessLog;
+  /** Manifest bodies held at once (limits.manifestMemoryBytes). */
+  readonly manifestMemory: ManifestMemory;
+  /** Threads that rewrite the manifests too long to rewrite on the event loop. */
+  readonly rewritePool: RewritePool;
 }
 
 /** One viewer request that passed the token check, as the proxy and the manifest code see it. */
@@ -48,6 +54,8 @@ export interface ViewerRequest {
   readonly upstreamTarget: string;
   /** Unix seconds at which the token was checked. */
   readonly now: number;
+  /** Where the viewer's token came from: a cookie zone hands its cookie to a token that was not one. */
+  readonly tokenVia?: 'query' | 'path' | 'cookie' | 'header';
   /** performance.now() when the request arrived. */
   readonly started: number;
 }

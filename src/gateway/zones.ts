@@ -1,4 +1,8 @@
 import type { ZoneConfig } from '../config/index.js';
+import { withoutPrefixSegment } from '../tokens/registry.js';
+import { canonicalRequestPath } from '../tokens/path.js';
+import type { TokenScheme } from '../tokens/scheme.js';
+import type { Denial } from '../tokens/verdict.js';
 
 /**
  * Zone selection: the longest matching path prefix wins, compared segment by segment (`/video-1` never
@@ -40,4 +44,29 @@ export function withoutPathTokens(path: string): string {
     .split('/')
     .filter((segment) => !/^~[^~]*~[^~]*$/.test(segment))
     .join('/');
+}
+
+/**
+ * The zone that answers `target` (an origin-form request target) on `hostname`: a zone, a path denial
+ * (400, before any token is looked at), or undefined when no zone answers (404). The proxy path and the
+ * auth endpoint both choose here, so a front proxy's subrequest picks the zone the gateway would.
+ */
+export function chooseZone<Z extends { readonly config: ZoneConfig; readonly scheme: TokenScheme }>(
+  router: ZoneRouter<Z>,
+  hostname: string,
+  target: string,
+): Z | Denial | undefined {
+  if (router.catchAll !== undefined) return router.catchAll;
+  const question = target.indexOf('?');
+  // A token-holding first segment (Bunny's `/bcdn_token=…/`) is no part of the path a zone answers.
+  const canonical = canonicalRequestPath(
+    withoutPrefixSegment(question === -1 ? target : target.slice(0, question)),
+  );
+  if (!canonical.ok) return canonical;
+  const zone = router.match(hostname, withoutPathTokens(canonical.path));
+  // A zone whose tokens never travel in the path (ectoken) must be chosen by the path as it is.
+  if (zone !== undefined && !zone.scheme.pathTokens && canonical.path.includes('/~')) {
+    if (router.match(hostname, canonical.path) !== zone) return undefined;
+  }
+  return zone;
 }

@@ -1,3 +1,5 @@
+import type { LimitExceeded, ManifestLimits } from './limits.js';
+
 /**
  * The contract between the pure manifest rewriters (HLS, DASH) and whoever decides what token a URI
  * gets (the strategies in src/tokens/strategy.ts). The rewriters find URI sites, resolve them and splice
@@ -40,9 +42,18 @@ export interface UriTarget {
    * query or fragment alone does not count (the path is then the origin's).
    */
   readonly viewerControlled?: boolean;
+  /**
+   * Players keep this URI where a query breaks (ffmpeg 5.1's DASH demuxer re-parses BaseURL text as
+   * XML, so `&` starts an entity, and appends `/`): a path-embedded token is preferred where the
+   * scheme has one.
+   */
+  readonly preferPathToken?: boolean;
 }
 
-/** A query-string grant: these parameters are appended (replacing any of the same names already there). */
+/**
+ * A query-string grant: these parameters are appended (replacing any of the same names already there).
+ * With no parameters it only moves an absolute URI to `rebaseTo` (a token that travels beside URLs).
+ */
 export interface QueryGrant {
   readonly kind: 'query';
   /** Names and values, already percent-encoded as they must appear in the URI. */
@@ -73,6 +84,11 @@ export interface PathGrant {
    * it: a manifest that names the upstream origin absolutely must send the player to the gateway.
    */
   readonly rebaseTo?: string;
+  /**
+   * The manifest's own URL does not carry this token (a path-form token minted or forwarded for this
+   * URI alone): a relative reference does not inherit it, and gets the segment inserted as well.
+   */
+  readonly insertIntoRelative?: boolean;
 }
 
 export type TokenGrant = QueryGrant | PathGrant;
@@ -108,6 +124,8 @@ export interface RewriteOptions {
   /** The absolute URL the client requested the manifest at (the gateway's public URL, token included). */
   readonly manifestUrl: URL;
   readonly tokenize: Tokenizer;
+  /** Safety limits (DEFAULT_MANIFEST_LIMITS when absent). */
+  readonly limits?: ManifestLimits;
 }
 
 export interface RewriteResult {
@@ -117,4 +135,6 @@ export interface RewriteResult {
   readonly skipped: readonly SkippedUri[];
   /** Set when the input was not recognisably a manifest of this format; `text` is then the input. */
   readonly malformed?: string;
+  /** Set when the input exceeds a safety limit (see ManifestLimits); `text` is then the input. */
+  readonly limit?: LimitExceeded;
 }

@@ -1,4 +1,4 @@
-import type { SkippedUri, TokenGrant, UriTarget } from './types.js';
+import type { PathGrant, SkippedUri, TokenGrant, UriTarget } from './types.js';
 
 export type Resolution =
   { readonly ok: true; readonly url: URL } | { readonly ok: false; readonly reason: SkippedUri['reason'] };
@@ -54,6 +54,8 @@ function withQueryGrant(
   params: ReadonlyArray<readonly [string, string]>,
   syntax: SpliceSyntax,
 ): string {
+  // A grant without parameters only moves the URI (QueryGrant.rebaseTo): its query stays as it was.
+  if (params.length === 0) return query === undefined ? beforeQuery : `${beforeQuery}?${query}`;
   const granted = new Set(params.map(([name]) => name));
   // Keep every other pair byte for byte and in order; a token already there is replaced, never doubled.
   const kept =
@@ -104,6 +106,23 @@ function withPathGrant(path: string, afterPath: string, segment: string, syntax:
 }
 
 /**
+ * A relative path reference with the grant's segment inserted where the resolved path has it: the
+ * resolved path is the base directory's segments followed by the reference's own, so the reference
+ * keeps its first (depth of `afterPath` − depth of the base) segments before the token. Its own text
+ * is kept (a template's `$Number%05d$`, `{$variables}`); undefined when the token's directory is not
+ * one the reference passes through.
+ */
+function withRelativePathGrant(path: string, grant: PathGrant, syntax: SpliceSyntax): string | undefined {
+  const resolved = grant.resolvedPath;
+  if (resolved === undefined || path.includes('\\') || /(?:^|\/)\.(?:\/|$)/.test(path)) return undefined;
+  const own = path.split('/');
+  const baseDepth = resolved.split('/').length - own.length;
+  const skip = grant.afterPath.split('/').length - 1 - baseDepth;
+  if (baseDepth < 1 || skip < 0 || skip >= own.length) return undefined;
+  return [...own.slice(0, skip), syntax.escape(grant.segment), ...own.slice(skip)].join('/');
+}
+
+/**
  * Applies a grant to a URI as written in the manifest. Only the query (or, for path grants, the path)
  * changes: the fragment, `{$variables}`, odd characters and the existing query bytes are kept.
  */
@@ -123,8 +142,15 @@ export function applyGrant(raw: string, grant: TokenGrant, syntax: SpliceSyntax 
   if (grant.kind === 'path') {
     if (prefix === '' && !path.startsWith('/')) {
       // A relative reference that does not climb resolves below the manifest, inside the path token's
-      // subtree: it inherits the token as it is. One that climbs is written root-relative from the
-      // resolved path (templates keep their own text: `$Number%05d$` is not what that path holds).
+      // subtree: it inherits the token as it is (unless the token is this URI's own). One that climbs
+      // is written root-relative from the resolved path (templates keep their own text:
+      // `$Number%05d$` is not what that path holds).
+      if (!DOT_DOT.test(path) && grant.insertIntoRelative) {
+        const inserted = withRelativePathGrant(path, grant, syntax);
+        return inserted === undefined
+          ? raw
+          : `${inserted}${query === undefined ? '' : `?${query}`}${fragment}`;
+      }
       if (!DOT_DOT.test(path) || grant.resolvedPath === undefined || path.includes('$')) return raw;
       path = grant.resolvedPath;
     }

@@ -16,6 +16,10 @@ export interface CheckOptions {
   readonly clientIp?: string;
   /** Referrer, protocol, host and country, for schemes whose tokens carry access rules (ectoken). */
   readonly facts?: Omit<RequestFacts, 'clientAddress'>;
+  /** The Cookie header, read only when the scheme's tokens travel in cookies. */
+  readonly cookies?: string;
+  /** Request headers by lower-case name, read only when the scheme's tokens travel in headers. */
+  readonly header?: (name: string) => string | undefined;
 }
 
 export interface CheckedRequest {
@@ -26,6 +30,8 @@ export interface CheckedRequest {
   readonly upstreamPath?: string;
   /** The raw query with the token parameters removed: every other pair byte for byte, in order. */
   readonly upstreamQuery: string;
+  /** Where the token was found (the cookie strategy hands out a cookie only to a token that was not one). */
+  readonly via?: 'query' | 'path' | 'cookie' | 'header';
 }
 
 /** A path segment holding an embedded token: `~{token}~{expires}` (SPEC §3; `~` is not base64url). */
@@ -41,11 +47,42 @@ const paramNames = new WeakMap<TokenScheme, ReadonlySet<string>>();
 export function tokenParamNames(scheme: TokenScheme): ReadonlySet<string> {
   let names = paramNames.get(scheme);
   if (!names) {
-    const { token, expires } = scheme.params;
-    names = new Set(expires === undefined ? [token] : [token, expires]);
+    names = new Set(scheme.transports.query);
     paramNames.set(scheme, names);
   }
   return names;
+}
+
+/** RFC 6265 §5.4 Cookie header: `name=value; name2=value2`; the first cookie of a name wins. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined || header === '') return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq === -1) continue;
+    if (part.slice(0, eq).trim() !== name) continue;
+    let value = part.slice(eq + 1).trim();
+    // RFC 6265 §4.1.1: a cookie-value may be wrapped in double quotes.
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    return value;
+  }
+  return undefined;
+}
+
+const noHeader = (): undefined => undefined;
+
+/**
+ * A first path segment holding a token (Bunny `/bcdn_token=…&token_path=%2Fdir%2F&expires=N/dir/f`)
+ * is taken off before the path is judged: its `%2F` belong to the token, not to the path.
+ */
+export function peelPathPrefix(
+  rawPath: string,
+  prefix: string | undefined,
+): { readonly rawPath: string; readonly segment?: string } {
+  if (prefix === undefined || !rawPath.startsWith(`/${prefix}`)) return { rawPath };
+  const next = rawPath.indexOf('/', 1);
+  return next === -1
+    ? { rawPath: '/', segment: rawPath.slice(1) }
+    : { rawPath: rawPath.slice(next), segment: rawPath.slice(1, next) };
 }
 
 /** A query pair that is a whole token by itself (`/file.mp4?<token>`): base64 text, padding allowed. */
@@ -141,10 +178,23 @@ function presentedFromQuery(pairs: readonly QueryPair[], scheme: TokenScheme): F
  * Never throws; every outcome is a verdict.
  */
 export function checkRequest(target: string, options: CheckOptions): CheckedRequest {
-  const { rawPath, rawQuery } = splitTarget(target);
+  const split = splitTarget(target);
+  const { rawQuery } = split;
   const { scheme } = options;
+  const peeled = peelPathPrefix(split.rawPath, scheme.transports.pathPrefix);
+  const rawPath = peeled.rawPath;
   const pairs = parseQuery(rawQuery);
-  const fromQuery = presentedFromQuery(pairs, scheme);
+  const fromQuery: FromQuery =
+    scheme.present === undefined
+      ? presentedFromQuery(pairs, scheme)
+      : {
+          presented: scheme.present({
+            pairs,
+            cookie: (name) => cookieValue(options.cookies, name),
+            header: options.header ?? noHeader,
+            ...(peeled.segment === undefined ? {} : { pathSegment: peeled.segment }),
+          }),
+        };
   const kept = fromQuery.bare === undefined ? pairs : pairs.filter((pair) => pair !== fromQuery.bare);
   const upstreamQuery = withoutParams(kept, tokenParamNames(scheme));
   const canonical = canonicalRequestPath(rawPath);
@@ -174,6 +224,9 @@ export function checkRequest(target: string, options: CheckOptions): CheckedRequ
   }
   if (presented === undefined) return finish(deny('missing', 'no token'));
   if (isDenial(presented)) return finish(presented);
+  // Formats that sign the rest of the URL (a CloudFront canned policy) need the query without the token.
+  if (scheme.present !== undefined && upstreamQuery !== '')
+    presented = { ...presented, otherQuery: upstreamQuery };
 
   let ip: string | undefined;
   if (options.bindIp) {
@@ -183,5 +236,9 @@ export function checkRequest(target: string, options: CheckOptions): CheckedRequ
   const facts: RequestFacts | undefined = scheme.readsRequestFacts
     ? { ...options.facts, clientAddress: options.clientIp }
     : undefined;
-  return finish(scheme.verify(presented, { path, keys: options.keys, now: options.now, ip, facts }));
+  const verdict = scheme.verify(presented, { path, keys: options.keys, now: options.now, ip, facts });
+  return {
+    ...finish(verdict),
+    via: presented.via ?? (presented.pathTokenDirectory === undefined ? 'query' : 'path'),
+  };
 }

@@ -1,6 +1,15 @@
 import { createCipheriv, createDecipheriv, hash, randomBytes } from 'node:crypto';
 import { BlockList, isIPv4 } from 'node:net';
+import { z } from 'zod';
+import {
+  FACT_FLAGS,
+  optionBoolean,
+  optionString,
+  type SchemeDefinition,
+  type SchemeOptions,
+} from './definition.js';
 import { canonicalIp, parseCidr } from './ip.js';
+import { SignError } from './sign.js';
 import type { PresentedToken, RequestFacts, SignTarget, TokenScheme, VerifyContext } from './scheme.js';
 import { deny, type Grant, type Verdict } from './verdict.js';
 
@@ -335,6 +344,8 @@ export interface EctokenOptions {
   readonly ignoreUrlCase?: boolean;
 }
 
+const ECTOKEN_CAPABILITIES = { ip: 'token', directory: true, pathForm: false, rules: true } as const;
+
 /** An ectoken scheme as one zone configures it. */
 export function createEctokenScheme(options: EctokenOptions = {}): TokenScheme {
   const param = options.param ?? 'token';
@@ -388,6 +399,8 @@ export function createEctokenScheme(options: EctokenOptions = {}): TokenScheme {
   return {
     name: 'ectoken',
     params: { token: param },
+    transports: { query: [param], bareQuery: true, pathSegment: false, cookies: [], headers: [] },
+    capabilities: ECTOKEN_CAPABILITIES,
     bareQueryToken: true,
     pathTokens: false,
     maxTokenLength: ECTOKEN_MAX_LENGTH,
@@ -504,3 +517,170 @@ export function ectokenRules(rules: EctokenRules): RulesResult {
   }
   return { ok: true, pairs };
 }
+
+// ---------------------------------------------------------------------------------------------------
+// The registry entry: zone block, flags, library options.
+
+const zoneOptions = z.strictObject({
+  /** Azure's "Token Auth Parameter". */
+  param: z
+    .string()
+    .regex(ECTOKEN_PARAM_NAME, { error: 'must be a query parameter name, e.g. token' })
+    .default('token'),
+  /** Azure's "Token Auth Ignore URL Case". */
+  ignoreUrlCase: z.boolean().default(false),
+});
+
+// One scheme object per setting: checkRequest remembers each scheme's parameter names.
+const configured = new Map<string, TokenScheme>();
+
+function schemeWith(options: EctokenOptions): TokenScheme {
+  const key = `${options.param ?? 'token'}\n${options.ignoreUrlCase === true}`;
+  let cached = configured.get(key);
+  if (cached === undefined) {
+    cached = createEctokenScheme(options);
+    if (configured.size >= 32) configured.clear();
+    configured.set(key, cached);
+  }
+  return cached;
+}
+
+function paramOption(options: SchemeOptions): string | undefined {
+  const param = optionString(options, 'param');
+  if (param !== undefined && !ECTOKEN_PARAM_NAME.test(param)) {
+    throw new SignError('scheme', `param must be a query parameter name, got "${param}"`);
+  }
+  return param;
+}
+
+const NO_RULES = 'tokens carry no access rules';
+
+const ruleFlag = (flag: string, option: string, help: string) =>
+  ({
+    flag,
+    type: 'string',
+    option: `rules.${option}`,
+    list: option !== 'clientIp',
+    commands: ['sign'],
+    help,
+    refusal: NO_RULES,
+  }) as const;
+
+export const ectokenDefinition = {
+  name: 'ectoken',
+  title: 'Edgecast / Azure CDN Premium token auth v3 (ectoken)',
+  summary: '?token=<AES-256-GCM of ec_* rules> (or the bare query), prefix scope, access rules',
+  capabilities: ECTOKEN_CAPABILITIES,
+  transports: ectoken.transports,
+  zoneOptions,
+  secrets: 'required',
+  keyProblem: (key: string) =>
+    ECTOKEN_KEY.test(key)
+      ? undefined
+      : 'an ectoken key is 1–250 letters and digits (Azure rule), e.g. made with openssl rand -hex 32',
+  zoneProblems: (zone) => [
+    ...(zone.tokens === 'path'
+      ? ([
+          [
+            'tokens',
+            'ectoken carries its scope in ec_url_allow, not in the path; use tokens: mint or forward',
+          ],
+        ] as const)
+      : []),
+    ...(zone.bindIp
+      ? ([['bindIp', 'an ectoken binds itself to addresses with ec_clientip; set bindIp: false']] as const)
+      : []),
+  ],
+  create: (options?: unknown) => schemeWith((options ?? {}) as EctokenOptions),
+  flags: [
+    ruleFlag(
+      'url-allow',
+      'urlAllow',
+      'path prefixes the token opens (default: the signed path; "/" opens everything)',
+    ),
+    ruleFlag('country-allow', 'countryAllow', 'ISO 3166 codes (US,CA); --country-deny L refuses those'),
+    ruleFlag('country-deny', 'countryDeny', 'ISO 3166 codes the token refuses'),
+    ruleFlag(
+      'ref-allow',
+      'refAllow',
+      'referrers: host or host/path, *.example.com for subdomains, "missing" (or a blank entry) for no referrer; --ref-deny L refuses those',
+    ),
+    ruleFlag('ref-deny', 'refDeny', 'referrers the token refuses'),
+    ruleFlag('proto-allow', 'protoAllow', 'http, https; --proto-deny L refuses those'),
+    ruleFlag('proto-deny', 'protoDeny', 'protocols the token refuses'),
+    ruleFlag(
+      'host-allow',
+      'hostAllow',
+      'host names the request may name, *.example.com for subdomains; --host-deny L',
+    ),
+    ruleFlag('host-deny', 'hostDeny', 'host names the token refuses'),
+    ruleFlag(
+      'client-ip',
+      'clientIp',
+      'an address or CIDR range (same as --ip for ectoken; give one of them)',
+    ),
+    {
+      flag: 'param',
+      type: 'string',
+      option: 'param',
+      commands: ['sign', 'verify'],
+      help: 'the query parameter carrying the token (default: token; a bare ?<token> also works)',
+      refusal: NO_RULES,
+    },
+    {
+      flag: 'ignore-url-case',
+      type: 'boolean',
+      option: 'ignoreUrlCase',
+      commands: ['verify'],
+      help: 'compare ec_url_allow without case (the zone\'s "ignore URL case")',
+      refusal: NO_RULES,
+    },
+    ...FACT_FLAGS,
+  ],
+  checkFlags: (values: Readonly<Record<string, unknown>>) => {
+    if (values.ip !== undefined && values['client-ip'] !== undefined) {
+      return '--ip and --client-ip both set ec_clientip; give one of them';
+    }
+    if (values.dir && values['url-allow'] !== undefined)
+      return '--url-allow names what the token opens; drop --dir';
+    const param = values.param;
+    if (typeof param === 'string' && !ECTOKEN_PARAM_NAME.test(param)) {
+      return `--param must be a query parameter name (letters, digits, _ . ~ -), got "${param}"`;
+    }
+    return undefined;
+  },
+  libraryOptions: { rules: 'carry no rules', param: 'carry no rules', ignoreUrlCase: 'carry no rules' },
+  prepareSign: (options, common) => {
+    const param = paramOption(options);
+    const scheme = schemeWith(param === undefined ? {} : { param });
+    const given = options.rules as EctokenRules | undefined;
+    if (given === undefined) {
+      return { scheme, key: common.secrets[0] ?? '', ...(common.ip === undefined ? {} : { ip: common.ip }) };
+    }
+    if (common.ip !== undefined && given.clientIp !== undefined) {
+      throw new SignError('rule', 'ip and rules.clientIp both set ec_clientip; give one of them');
+    }
+    if (common.scope === 'directory' && given.urlAllow !== undefined) {
+      throw new SignError('rule', 'rules.urlAllow names what the token opens; drop dir');
+    }
+    // ectokenRules also takes a CIDR range, which the scheme's own `ip` (one address) cannot.
+    const built = ectokenRules(common.ip === undefined ? given : { ...given, clientIp: common.ip });
+    if (!built.ok) throw new SignError('rule', built.problem);
+    return { scheme, key: common.secrets[0] ?? '', rules: built.pairs };
+  },
+  prepareVerify: (options, common) => {
+    if (common.bindIp) {
+      throw new SignError('scheme', 'an ectoken binds itself to addresses with ec_clientip; drop bindIp');
+    }
+    const param = paramOption(options);
+    const ignoreUrlCase = optionBoolean(options, 'ignoreUrlCase');
+    return {
+      scheme: schemeWith({
+        ...(param === undefined ? {} : { param }),
+        ...(ignoreUrlCase === undefined ? {} : { ignoreUrlCase }),
+      }),
+      keys: common.secrets,
+      bindIp: false,
+    };
+  },
+} as const satisfies SchemeDefinition & Record<string, unknown>;

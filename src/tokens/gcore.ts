@@ -1,4 +1,4 @@
-import { createMd5Scheme } from './md5-family.js';
+import { createMd5Scheme, md5Definition } from './md5-family.js';
 
 /**
  * Gcore Secure Token: base64url-nopad(md5(`{expires}{path}{ip} {secret}`)) — one space before the
@@ -11,3 +11,5 @@ export const gcore = createMd5Scheme({
   supportsIp: true,
   stringToSign: (target, key) => `${target.expires}${target.path}${target.ip ?? ''} ${key}`,
 });
+
+export const gcoreDefinition = md5Definition('gcore', 'Gcore Secure Token', gcore);

@@ -1,4 +1,4 @@
-import { createMd5Scheme } from './md5-family.js';
+import { createMd5Scheme, md5Definition } from './md5-family.js';
 
 /**
  * KeyCDN Secure Token: base64url-nopad(md5(path + secret + expire)), `?token=…&expire=…` (singular
@@ -12,3 +12,5 @@ export const keycdn = createMd5Scheme({
   supportsIp: false,
   stringToSign: (target, key) => `${target.path}${key}${target.expires}`,
 });
+
+export const keycdnDefinition = md5Definition('keycdn', 'KeyCDN Secure Token', keycdn);

@@ -1,7 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { md5Base64Url, md5Bytes } from './crypto.js';
 import { directoryOf } from './path.js';
-import type { PresentedToken, SchemeName, SignTarget, TokenScheme, VerifyContext } from './scheme.js';
+import type { SchemeDefinition } from './definition.js';
+import type { PresentedToken, SignTarget, TokenScheme, VerifyContext } from './scheme.js';
 import { deny, type TokenScope, type Verdict } from './verdict.js';
 
 /**
@@ -14,7 +15,7 @@ const MD5_TOKEN = /^[A-Za-z0-9_-]{21}[AQgw]$/;
 const EXPIRY = /^[1-9][0-9]{0,9}$/;
 
 export interface Md5SchemeDefinition {
-  readonly name: SchemeName;
+  readonly name: string;
   readonly params: { readonly token: string; readonly expires: string };
   readonly supportsIp: boolean;
   readonly stringToSign: (target: SignTarget, key: string) => string;
@@ -73,6 +74,19 @@ export function createMd5Scheme(definition: Md5SchemeDefinition): TokenScheme {
     supportsIp: definition.supportsIp,
     bareQueryToken: false,
     pathTokens: true,
+    transports: {
+      query: [definition.params.token, definition.params.expires],
+      bareQuery: false,
+      pathSegment: true,
+      cookies: [],
+      headers: [],
+    },
+    capabilities: {
+      ip: definition.supportsIp ? 'zone' : false,
+      directory: true,
+      pathForm: true,
+      rules: false,
+    },
     maxTokenLength: 22,
     readsRequestFacts: false,
     stringToSign,
@@ -88,5 +102,39 @@ export function createMd5Scheme(definition: Md5SchemeDefinition): TokenScheme {
       [definition.params.token, token],
       [definition.params.expires, String(expires)],
     ],
+  };
+}
+
+/** KeyCDN and Gcore as registry entries: no zone block, no flags of their own, shared secrets. */
+export function md5Definition<Name extends string>(
+  name: Name,
+  title: string,
+  scheme: TokenScheme,
+): SchemeDefinition & { readonly name: Name } {
+  const { token, expires } = scheme.params;
+  return {
+    name,
+    title,
+    summary: `?${token}=…&${expires}=… (MD5)${scheme.supportsIp ? ', IP binding' : ''}, directory and path tokens`,
+    capabilities: scheme.capabilities,
+    transports: scheme.transports,
+    secrets: 'required',
+    create: () => scheme,
+    flags: [],
+    zoneProblems: (zone) =>
+      zone.bindIp && !scheme.supportsIp
+        ? [
+            [
+              'bindIp',
+              `the ${name} scheme cannot bind tokens to an IP address; use scheme: gcore or bindIp: false`,
+            ],
+          ]
+        : [],
+    prepareSign: (_options, common) => ({
+      scheme,
+      key: common.secrets[0] ?? '',
+      ...(common.ip === undefined ? {} : { ip: common.ip }),
+    }),
+    prepareVerify: (_options, common) => ({ scheme, keys: common.secrets, bindIp: common.bindIp }),
   };
 }

@@ -1,6 +1,55 @@
-import type { Grant, Verdict } from './verdict.js';
+import type { QueryPair } from './query.js';
+import type { SCHEME_DEFINITIONS } from './registry.js';
+import type { Denial, Grant, Verdict } from './verdict.js';
 
-export type SchemeName = 'keycdn' | 'gcore' | 'ectoken';
+/** The names of the schemes in src/tokens/registry.ts, the one list every layer reads. */
+export type SchemeName = (typeof SCHEME_DEFINITIONS)[number]['name'];
+
+/**
+ * Where a scheme's token travels. The gateway looks in each place the scheme names, removes the
+ * token before proxying, and log redaction hides every one of them.
+ */
+export interface Transports {
+  /** Query parameters the token owns (token, expiry, policy, …): all removed before proxying. */
+  readonly query: readonly string[];
+  /** The whole query may be the token (`/file.mp4?<token>`, Edgecast's own examples). */
+  readonly bareQuery: boolean;
+  /** The `/dir/~token~expires/file` segment (SPEC §3). */
+  readonly pathSegment: boolean;
+  /** A first path segment starting with this text holds the token (Bunny `/bcdn_token=…/dir/file`). */
+  readonly pathPrefix?: string;
+  /** Cookies that may carry the token. */
+  readonly cookies: readonly string[];
+  /** Request headers that may carry the token (lower case). */
+  readonly headers: readonly string[];
+}
+
+/** What a scheme can express; config, CLI and docs read these instead of naming schemes. */
+export interface SchemeCapabilities {
+  /**
+   * IP binding: `zone` when the zone binds tokens to the viewer (bindIp, the address is signed),
+   * `token` when the token itself says (ec_clientip, Akamai `ip=`, Bunny's IP flag, a CloudFront
+   * IpAddress condition, a JWT claim), false when the format cannot bind.
+   */
+  readonly ip: 'zone' | 'token' | false;
+  /** One token can open a directory (or a subtree): the forward strategy can copy it. */
+  readonly directory: boolean;
+  /** Tokens can travel in the path: the path strategy works. */
+  readonly pathForm: boolean;
+  /** Tokens carry access rules beyond path and expiry (country, referrer, IP ranges, …). */
+  readonly rules: boolean;
+}
+
+/** Where check.ts looks for a token: the query as parsed, and (for cookie/header transports) the rest. */
+export interface TokenSource {
+  readonly pairs: readonly QueryPair[];
+  /** A cookie's value (undecoded), or undefined. Only asked for names in transports.cookies. */
+  readonly cookie: (name: string) => string | undefined;
+  /** A request header's value, or undefined. Only asked for names in transports.headers. */
+  readonly header: (name: string) => string | undefined;
+  /** The first path segment when it starts with transports.pathPrefix (raw, without the slash). */
+  readonly pathSegment?: string;
+}
 
 /** What is being signed: a file, or a directory (a decoded path ending in `/`). */
 export interface SignTarget {
@@ -14,6 +63,16 @@ export interface SignTarget {
    * country, referrer, protocol, host; an explicit `ec_url_allow`). Schemes without rules ignore them.
    */
   readonly rules?: ReadonlyArray<readonly [string, string]>;
+  /**
+   * `https://host[:port]` the URL is for, where the format signs whole URLs (CloudFront); undefined
+   * when only a path is known.
+   */
+  readonly origin?: string;
+  /**
+   * The URL's other query parameters (raw, in order), where the format signs them too (CloudFront's
+   * canned policy signs the whole URL, Bunny signs every parameter).
+   */
+  readonly query?: string;
 }
 
 /**
@@ -29,6 +88,8 @@ export interface RequestFacts {
   readonly proto?: 'http' | 'https';
   /** The Host the client asked for, without port. */
   readonly host?: string;
+  /** The Host as sent, port included (formats that sign whole URLs: CloudFront). */
+  readonly authority?: string;
 }
 
 /** A token as it arrived, taken out of the query string or the path, values decoded. */
@@ -40,6 +101,12 @@ export interface PresentedToken {
    * subtree. For a query token, undefined: the token signs the file or the directory holding it.
    */
   readonly pathTokenDirectory?: string;
+  /** Every field the format sends apart (CloudFront Policy, Key-Pair-Id, …), values decoded. */
+  readonly fields?: ReadonlyMap<string, string>;
+  /** Where it was found; a cookie token is never copied into a URL. */
+  readonly via?: 'query' | 'path' | 'cookie' | 'header';
+  /** The query without the token's own parameters (raw), for formats that sign the rest of it. */
+  readonly otherQuery?: string;
 }
 
 export interface VerifyContext {
@@ -60,7 +127,7 @@ export interface VerifyContext {
  * parameters, so every result is reproducible.
  */
 export interface TokenScheme {
-  readonly name: SchemeName;
+  readonly name: string;
   /**
    * Query parameter names: the token and, for formats that send it apart, its expiry. Both are removed
    * before the request is proxied.
@@ -93,4 +160,26 @@ export interface TokenScheme {
   coversDirectory?(grant: Grant, directory: string): boolean | undefined;
   /** The query parameters that carry `token` (and its expiry, where the format sends it apart). */
   queryParams(token: string, expires: number): ReadonlyArray<readonly [string, string]>;
+  /** Where the token travels (query, path, cookie, header). */
+  readonly transports: Transports;
+  readonly capabilities: SchemeCapabilities;
+  /**
+   * Reads a presented token from the request, for formats whose token is more than the
+   * `params.token`/`params.expires` pair (several fields, cookies, headers). Undefined: no token.
+   */
+  present?(source: TokenSource): PresentedToken | Denial | undefined;
+  /** Cookie names and values that carry `token` (the cookie strategy and `sign --cookie`). */
+  cookieParams?(token: string, expires: number): ReadonlyArray<readonly [string, string]>;
+  /**
+   * Signing is costly (RSA): the mint strategy signs each URI's directory once per manifest and
+   * hands that grant to every file in it.
+   */
+  readonly mintPerDirectory?: boolean;
+  /** The scheme holds its own signing key (a private key): `sign` ignores the shared secret. */
+  readonly ownsSigningKey?: boolean;
+  /**
+   * Where a path token of this format stands, when not as `~token~expires` after the signed directory
+   * (SPEC §3): Bunny's `bcdn_token=…&expires=N` is the first segment.
+   */
+  pathForm?(token: string, expires: number): { readonly after: string; readonly segment: string };
 }

@@ -2,7 +2,7 @@ import { canonicalIp } from './ip.js';
 import { canonicalRequestPath, directoryOf, encodePath } from './path.js';
 import { tokenParamNames } from './check.js';
 import { parseQuery, withoutParams } from './query.js';
-import type { TokenScheme } from './scheme.js';
+import type { SignTarget, TokenScheme } from './scheme.js';
 
 export type SignErrorCode = 'secret' | 'expiry' | 'ip' | 'path' | 'scheme' | 'rule';
 
@@ -58,17 +58,55 @@ const ABSOLUTE = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*)/;
 const NEEDS_ENCODING = /[^\x21-\x7e]/u;
 const NEEDS_ENCODING_ALL = /[^\x21-\x7e]/gu;
 
+/** A signed target taken apart: what signTarget writes as a URL, or a cookie strategy as cookies. */
+export interface SignedParts {
+  /** `https://host[:port]`, or '' for a bare path. */
+  readonly origin: string;
+  /** The decoded path that was signed (the file, or its directory). */
+  readonly signedPath: string;
+  /** The decoded request path. */
+  readonly path: string;
+  readonly token: string;
+  /** Other query parameters, byte for byte. */
+  readonly otherParams: string;
+  readonly fragment: string;
+  /** The cookie Path that scopes a cookie token like the token itself (the signed directory). */
+  readonly cookiePath: string;
+}
+
 /**
  * Signs a URL or a path, keeping its host, its other query parameters (byte for byte) and its
  * fragment. A token already present is replaced.
  */
 export function signTarget(url: string, request: SignRequest): string {
-  validateSecret(request.secret);
-  validateExpires(request.expires);
+  const parts = signTargetParts(url, request);
+  const { origin, signedPath, path, token, otherParams, fragment } = parts;
+  const scheme = request.scheme;
+  if ((request.scope ?? 'file') === 'path' && scheme.pathForm !== undefined) {
+    const form = scheme.pathForm(token, request.expires);
+    const rest = encodePath(path.slice(form.after.length));
+    return `${origin}${encodePath(form.after)}${form.segment}/${rest}${otherParams === '' ? '' : `?${otherParams}`}${fragment}`;
+  }
+  if ((request.scope ?? 'file') === 'path') {
+    const tokenised = `${encodePath(signedPath)}~${token}~${request.expires}/${encodePath(path.slice(signedPath.length))}`;
+    return `${origin}${tokenised}${otherParams === '' ? '' : `?${otherParams}`}${fragment}`;
+  }
+  const tokenParams = scheme
+    .queryParams(token, request.expires)
+    .map(([name, value]) => `${name}=${value}`)
+    .join('&');
+  const query = otherParams === '' ? tokenParams : `${otherParams}&${tokenParams}`;
+  return `${origin}${encodePath(path)}?${query}${fragment}`;
+}
+
+/** signTarget's work without writing the URL. */
+export function signTargetParts(url: string, request: SignRequest): SignedParts {
   const { scheme } = request;
+  if (!scheme.ownsSigningKey) validateSecret(request.secret);
+  validateExpires(request.expires);
   const keyProblem = scheme.keyProblem?.(request.secret);
   if (keyProblem !== undefined) throw new SignError('secret', keyProblem);
-  if (request.scope === 'path' && !scheme.pathTokens) {
+  if (request.scope === 'path' && !scheme.pathTokens && scheme.pathForm === undefined) {
     throw new SignError(
       'scheme',
       `${scheme.name} tokens do not travel in the path; sign the file or directory`,
@@ -103,10 +141,15 @@ export function signTarget(url: string, request: SignRequest): string {
   const path = canonical.path;
   const scope = request.scope ?? 'file';
   const signedPath = scope === 'file' ? path : directoryOf(path);
-  const token = scheme.sign(
-    { path: signedPath, expires: request.expires, ip, ...(request.rules ? { rules: request.rules } : {}) },
-    request.secret,
-  );
+  const target: SignTarget = {
+    path: signedPath,
+    expires: request.expires,
+    ip,
+    ...(request.rules ? { rules: request.rules } : {}),
+    ...(origin === '' ? {} : { origin }),
+    ...(rawQuery === '' ? {} : { query: withoutParams(parseQuery(rawQuery), tokenParamNames(scheme)) }),
+  };
+  const token = scheme.sign(target, request.secret);
   if (token.length > scheme.maxTokenLength) {
     throw new SignError(
       'rule',
@@ -114,15 +157,13 @@ export function signTarget(url: string, request: SignRequest): string {
     );
   }
   const otherParams = withoutParams(parseQuery(rawQuery), tokenParamNames(scheme));
-
-  if (scope === 'path') {
-    const tokenised = `${encodePath(signedPath)}~${token}~${request.expires}/${encodePath(path.slice(signedPath.length))}`;
-    return `${origin}${tokenised}${otherParams === '' ? '' : `?${otherParams}`}${fragment}`;
-  }
-  const tokenParams = scheme
-    .queryParams(token, request.expires)
-    .map(([name, value]) => `${name}=${value}`)
-    .join('&');
-  const query = otherParams === '' ? tokenParams : `${otherParams}&${tokenParams}`;
-  return `${origin}${encodePath(path)}?${query}${fragment}`;
+  return {
+    origin,
+    signedPath,
+    path,
+    token,
+    otherParams,
+    fragment,
+    cookiePath: encodePath(scope === 'file' ? path : signedPath),
+  };
 }

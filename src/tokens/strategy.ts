@@ -1,10 +1,22 @@
 import type { NameTokenizer, ResourceClass, Tokenizer, TokenGrant, UriTarget } from '../manifest/types.js';
 import { canonicalRequestPath, directoryOf, MAX_PATH_LENGTH } from './path.js';
+import { ownPathGrant, templatedDirectoryPrefix } from './path-form.js';
 import type { SignTarget, TokenScheme } from './scheme.js';
 import type { Grant } from './verdict.js';
 
-/** How nested URIs in a manifest get their tokens (SPEC §4). */
-export type TokenStrategy = 'forward' | 'mint' | 'path';
+/**
+ * How nested URIs in a manifest get their tokens (SPEC §4). `cookie`: none — the entry manifest's
+ * response sets a directory-scoped cookie holding a token, which the player sends back.
+ */
+export type TokenStrategy = 'forward' | 'mint' | 'path' | 'cookie';
+
+/**
+ * What `forward` does with a URI on the gateway that the viewer's token does not open (a rendition in
+ * a subdirectory of a directory token's): `leave` it without a token (players get 403), write the
+ * viewer's directory token in `path` form (`/dir/~TOKEN~EXPIRES/sub/…`, SPEC §3: the same signature
+ * opens the subtree), or `mint` a token for it that expires with the viewer's.
+ */
+export type ForwardUncovered = 'leave' | 'path' | 'mint';
 
 export interface StrategyContext {
   readonly strategy: TokenStrategy;
@@ -32,6 +44,22 @@ export interface StrategyContext {
    * never sent to a third party.
    */
   readonly upstreamOrigin?: string;
+  /** forward only; default `leave`. */
+  readonly forwardUncovered?: ForwardUncovered;
+  /**
+   * Where the viewer's token came: a token from a cookie or a request header comes again with every
+   * nested request, so `forward` does not copy it into URLs (where page scripts, players' logs and
+   * Referer headers would see a credential its transport keeps out of them).
+   */
+  readonly incomingVia?: 'query' | 'path' | 'cookie' | 'header';
+}
+
+/** A tokenizer that also tells what forward could not cover, for one warning per manifest. */
+export interface StrategyTokenizer extends Tokenizer {
+  /** URIs on the gateway forward left without a token: the viewer's token does not open them. */
+  readonly uncovered: number;
+  /** The decoded path of the first of them (a path, never a token: safe to log). */
+  readonly firstUncovered: string | undefined;
 }
 
 // Printable ASCII without `%`, `/` and `\`: a file name that decodes to itself.
@@ -44,9 +72,17 @@ function tokenGrant(scheme: TokenScheme, token: string, expires: number, rebaseT
 }
 
 /** Builds the tokenizer the rewriters call for each URI of one manifest response. */
-export function createTokenizer(context: StrategyContext): Tokenizer {
+export function createTokenizer(context: StrategyContext): StrategyTokenizer {
   const { scheme, incoming } = context;
   const upstream = context.upstreamOrigin;
+  const remedy = context.strategy === 'forward' ? (context.forwardUncovered ?? 'leave') : 'leave';
+  let uncovered = 0;
+  let firstUncovered: string | undefined;
+  const noteUncovered = (path: string): undefined => {
+    uncovered += 1;
+    firstUncovered ??= path;
+    return undefined;
+  };
 
   // The path is judged as the gateway will judge the request it leads to; one the gateway would refuse
   // gets no token. A playlist's URIs mostly share one directory: its decoding is remembered, and a
@@ -79,41 +115,90 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
   const forwarded = tokenGrant(scheme, incoming.token, incoming.expires);
   const forwardedRebased = tokenGrant(scheme, incoming.token, incoming.expires, context.publicOrigin);
 
-  const forward = (path: string, rebaseTo: string | undefined): TokenGrant | undefined => {
-    if (!scheme.covers(incoming, path)) return undefined;
-    return rebaseTo === undefined ? forwarded : forwardedRebased;
+  // The viewer's directory token written in the path opens the directory's subtree (SPEC §3).
+  const viewerPathForm =
+    scheme.pathTokens && incoming.scope === 'directory' ? incoming.signedPath : undefined;
+
+  const forward = (
+    path: string,
+    rebaseTo: string | undefined,
+    target?: UriTarget,
+  ): TokenGrant | undefined => {
+    // A templated directory is never one file's directory: only a prefix scope or the path form opens it.
+    const templated = target?.wildcard === true && path.includes('$');
+    if ((!templated || !scheme.pathTokens) && scheme.covers(incoming, path)) {
+      if (target?.preferPathToken && viewerPathForm !== undefined) {
+        return ownPathGrant(viewerPathForm, incoming.token, incoming.expires, target.pathname, rebaseTo);
+      }
+      return rebaseTo === undefined ? forwarded : forwardedRebased;
+    }
+    if (remedy === 'path' && viewerPathForm !== undefined && path.startsWith(viewerPathForm)) {
+      const resolved = target?.pathname ?? path;
+      return ownPathGrant(viewerPathForm, incoming.token, incoming.expires, resolved, rebaseTo);
+    }
+    if (remedy === 'mint') {
+      const minted = mint(path, target?.resource ?? 'media', target, rebaseTo, incoming.expires);
+      if (minted !== undefined) return minted;
+    }
+    return noteUncovered(path);
   };
 
   const mint = (
     path: string,
     resource: ResourceClass,
-    wildcard: boolean,
+    target: UriTarget | undefined,
     rebaseTo: string | undefined,
+    notAfter = Infinity,
   ): TokenGrant | undefined => {
     const ttl = resource === 'playlist' || context.staticManifest ? context.playlistTtl : context.segmentTtl;
-    const expires = context.now + ttl;
+    const expires = Math.min(context.now + ttl, notAfter);
     // A wildcard gets its directory's token (Gcore directory semantics: files directly in it). A
-    // directory that is itself templated (`$RepresentationID$/$Number$.m4s`) cannot be named by one
-    // token; such a URI is left alone (a path-token zone covers that layout).
-    if (wildcard && path.includes('$')) return undefined;
+    // directory that is itself templated (`$RepresentationID$/$Number$.m4s`) gets a token for the
+    // directory above it: in path form (its subtree), or a prefix (ectoken ec_url_allow) without one.
+    // A leaf BaseURL gets its directory's token in path form where the scheme has one (ffmpeg).
+    const templated = target?.wildcard === true ? templatedDirectoryPrefix(path) : undefined;
+    const pathForm =
+      scheme.pathTokens && (templated !== undefined || target?.preferPathToken === true)
+        ? (templated ?? directoryOf(path))
+        : undefined;
+    // Costly signatures (RSA) are made once per directory and expiry, and opened to the whole directory.
+    const perDirectory = scheme.mintPerDirectory === true && pathForm === undefined;
+    let signed = pathForm ?? templated ?? path;
+    if (perDirectory) {
+      signed = directoryOf(signed);
+      const memo = mintedByDirectory.get(`${expires} ${signed}`);
+      if (memo !== undefined) return rebaseTo === undefined ? memo : { ...memo, rebaseTo };
+    }
     // Minted tokens keep the viewer's restrictions (ectoken: IP, country, referrer, protocol, host).
-    const target: SignTarget =
+    const signTarget: SignTarget =
       incoming.rules === undefined
-        ? { path, expires, ip: incoming.ip }
-        : { path, expires, ip: incoming.ip, rules: incoming.rules };
-    const token = scheme.sign(target, context.signingKey);
+        ? { path: signed, expires, ip: incoming.ip, origin: context.publicOrigin }
+        : { path: signed, expires, ip: incoming.ip, rules: incoming.rules, origin: context.publicOrigin };
+    const token = scheme.sign(signTarget, context.signingKey);
     // A token the verifier would refuse (an ectoken over 512 characters: a very long path) is not handed out.
     if (token.length > scheme.maxTokenLength) return undefined;
+    if (pathForm !== undefined && target !== undefined) {
+      return ownPathGrant(pathForm, token, expires, target.pathname, rebaseTo);
+    }
+    if (perDirectory) mintedByDirectory.set(`${expires} ${signed}`, tokenGrant(scheme, token, expires));
     return tokenGrant(scheme, token, expires, rebaseTo);
   };
+  const mintedByDirectory = new Map<string, TokenGrant>();
+  const ambient =
+    context.strategy === 'cookie' ||
+    (context.strategy === 'forward' &&
+      (context.incomingVia === 'cookie' || context.incomingVia === 'header'));
 
-  const tokenizer: Tokenizer = (target: UriTarget): TokenGrant | undefined => {
+  const tokenizer = ((target: UriTarget): TokenGrant | undefined => {
     const origin = target.origin;
     let rebaseTo: string | undefined;
     if (origin !== context.publicOrigin) {
       if (upstream === undefined || origin !== upstream) return undefined;
       rebaseTo = context.publicOrigin;
     }
+    // The token travels beside the URL (cookie strategy, or a cookie or header token copied by
+    // forward): URIs get none, but one naming the upstream origin is still pointed at the gateway.
+    if (ambient) return rebaseTo === undefined ? undefined : { kind: 'query', params: [], rebaseTo };
     // Templates and LL-HLS hints name files that do not exist yet: their directory is what counts
     // (taken before decoding: a template's file name, `$Number%05d$`, is no path a request will have).
     const rawPath = target.wildcard ? directoryOf(target.pathname) : target.pathname;
@@ -130,22 +215,24 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
     if (incoming.scope === 'path' || context.strategy === 'path') {
       if (incoming.scope !== 'path') return undefined;
       // Relative URIs that stay below the manifest's directory inherit the token and are left alone
-      // (applyGrant); the rest get the segment inserted after the signed directory.
+      // (applyGrant); the rest get the segment inserted after the signed directory (or where the
+      // format puts it: Bunny's first segment).
       const directory = incoming.signedPath;
-      const segment = `~${incoming.token}~${incoming.expires}`;
-      if (path.startsWith(`${directory}${segment}/`)) return undefined;
+      const after = incoming.pathSegment?.after ?? directory;
+      const segment = incoming.pathSegment?.text ?? `~${incoming.token}~${incoming.expires}`;
+      if (path.startsWith(`${after}${segment}/`)) return undefined;
       if (!path.startsWith(directory)) return undefined;
       return {
         kind: 'path',
-        afterPath: directory,
+        afterPath: after,
         segment,
         resolvedPath: target.pathname,
         ...(rebaseTo === undefined ? {} : { rebaseTo }),
       };
     }
-    if (context.strategy === 'forward') return forward(path, rebaseTo);
-    return mint(path, target.resource, target.wildcard, rebaseTo);
-  };
+    if (context.strategy === 'forward') return forward(path, rebaseTo, target);
+    return mint(path, target.resource, target, rebaseTo);
+  }) as Tokenizer & { uncovered: number; firstUncovered: string | undefined };
 
   /**
    * The same decisions for plain file names in one directory, with the directory judged once: the
@@ -154,6 +241,7 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
    * when the directory does and the whole stays within the length limit.
    */
   tokenizer.forDirectory = (origin: string, directoryPath: string): NameTokenizer | undefined => {
+    if (ambient) return origin === context.publicOrigin ? declineAll : undefined;
     if (incoming.scope === 'path' || context.strategy === 'path') return undefined;
     let rebaseTo: string | undefined;
     if (origin !== context.publicOrigin) {
@@ -166,14 +254,20 @@ export function createTokenizer(context: StrategyContext): Tokenizer {
     const room = MAX_PATH_LENGTH - directoryPath.length;
     if (context.strategy === 'forward') {
       const byDirectory = scheme.coversDirectory?.(incoming, directory);
-      if (byDirectory === false) return declineAll;
+      // A remedy needs each URI's own target (its path for a path form, its class for a lifetime).
+      if (byDirectory === false && remedy !== 'leave') return undefined;
+      if (byDirectory === false) return (name) => noteUncovered(directory + name);
       const grant = rebaseTo === undefined ? forwarded : forwardedRebased;
       if (byDirectory === true) return (name) => (name.length > room ? undefined : grant);
       return (name) => (name.length > room ? undefined : forward(directory + name, rebaseTo));
     }
     return (name, resource) =>
-      name.length > room ? undefined : mint(directory + name, resource, false, rebaseTo);
+      name.length > room ? undefined : mint(directory + name, resource, undefined, rebaseTo);
   };
+  Object.defineProperties(tokenizer, {
+    uncovered: { get: () => uncovered },
+    firstUncovered: { get: () => firstUncovered },
+  });
   return tokenizer;
 }
 
@@ -188,7 +282,7 @@ const declineAll: NameTokenizer = () => undefined;
  */
 export function resolutionBase(target: string, incoming: Grant): string {
   if (incoming.scope !== 'path') return target;
-  const segment = `/~${incoming.token}~${incoming.expires}/`;
+  const segment = `/${incoming.pathSegment?.text ?? `~${incoming.token}~${incoming.expires}`}/`;
   const at = target.indexOf(segment);
   return at === -1 ? target : `${target.slice(0, at)}/${target.slice(at + segment.length)}`;
 }

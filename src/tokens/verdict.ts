@@ -45,6 +45,16 @@ export interface Grant {
   readonly ip?: string;
   /** Scope `prefix`: the decoded path prefixes the token opens (ectoken `ec_url_allow`). */
   readonly prefixes?: readonly string[];
+  /**
+   * Wildcard patterns the token opens (`*` any run, `?` one character) where they are more than
+   * prefixes (Akamai ACLs, CloudFront policy resources); `prefixes` is then empty.
+   */
+  readonly patterns?: readonly string[];
+  /**
+   * Scope `path` in a format whose path token is not `~token~expires` after `signedPath`: the raw
+   * segment and the decoded prefix it follows (Bunny: `bcdn_token=…` after `/`).
+   */
+  readonly pathSegment?: { readonly after: string; readonly text: string };
   /** Access rules that tokens minted from this one inherit (see SignTarget.rules). */
   readonly rules?: ReadonlyArray<readonly [string, string]>;
 }

@@ -16,6 +16,15 @@ describe('docs/operations.md: the configuration examples are valid', () => {
     const dir = mkdtempSync(join(tmpdir(), 'streamgate-docs-'));
     try {
       writeFileSync(join(dir, 'vod-keys.txt'), 'vod-key\n');
+      // The key files the scheme examples name (throwaway test keys).
+      const keys = new URL('../vectors/keys/', import.meta.url);
+      for (const [name, source] of [
+        ['cloudfront-public.pem', 'cloudfront-a.public.pem'],
+        ['cloudfront-private.pem', 'cloudfront-a.private.pem'],
+        ['jwks.json', 'jwt.jwks.json'],
+      ] as const) {
+        writeFileSync(join(dir, name), readFileSync(new URL(source, keys)));
+      }
       // Only readability is checked at load time; the gateway opens the database when it starts.
       writeFileSync(join(dir, 'GeoLite2-Country.mmdb'), '');
       const file = join(dir, 'config.yaml');

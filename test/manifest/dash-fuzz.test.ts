@@ -2,10 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { XMLValidator } from 'fast-xml-parser';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { looksLikeDash, rewriteDash } from '../../src/manifest/dash/index.js';
 import type { Tokenizer } from '../../src/manifest/types.js';
 import { MANIFEST_URL } from './dash-helpers.js';
+import { FUZZ_MAX_BYTES, FUZZ_RUNS, FUZZ_TIMEOUT_MS, SizeFuzzer } from './size-fuzz-helpers.js';
 
 // A token no input contains, so that removing it from the output must give the input back.
 const grantAll: Tokenizer = (target) =>
@@ -295,4 +296,70 @@ describe('rewriteDash never throws and changes nothing but the URIs (property te
   it('on the unmutated corpus and fixtures', () => {
     for (const document of documents) checkInvariants(document);
   });
+});
+
+describe('DASH rewriter on large random documents', () => {
+  const fuzzer = new SizeFuzzer();
+  beforeAll(() => fuzzer.warm(), 60_000);
+  afterAll(async () => {
+    console.log(fuzzer.report('DASH size fuzz'));
+    await fuzzer.pool.close();
+  });
+
+  // Elements that nest (each with the URI sites that resolve against their level), for wrapping a
+  // repeated body in a random depth of levels.
+  const LEVEL_TAGS = ['Period', 'AdaptationSet', 'Representation', 'SegmentList', 'mpd:Period'];
+  const body = fc.array(
+    fc.oneof(
+      { weight: 40, arbitrary: tree },
+      { weight: 1, arbitrary: fc.constantFrom(...FRAGMENTS) },
+      {
+        weight: 1,
+        arbitrary: fc.integer({ min: 1, max: 50_000 }).map((n) => `<BaseURL>${'b'.repeat(n)}/</BaseURL>`),
+      },
+    ),
+    { minLength: 1, maxLength: 16 },
+  );
+  const large = fc
+    .tuple(
+      body,
+      fc.integer({ min: 50_000, max: FUZZ_MAX_BYTES }),
+      fc.array(fc.constantFrom(...LEVEL_TAGS), { maxLength: 300 }),
+      fc.constantFrom('<BaseURL>x/</BaseURL>', '', '<BaseURL>https://gw.example/a/</BaseURL>'),
+    )
+    .map(([parts, size, levels, base]) => {
+      const block = parts.join('');
+      const repeated = block.repeat(Math.max(1, Math.floor(size / Math.max(1, block.length))));
+      const open = levels.map((name) => `<${name}>${base}`).join('');
+      const close = levels
+        .map((name) => `</${name}>`)
+        .reverse()
+        .join('');
+      return (
+        '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" xmlns:mpd="urn:mpeg:dash:schema:mpd:2011"' +
+        ` xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:sea="urn:mpeg:dash:schema:sea:2012">${open}${repeated}${close}</MPD>`
+      );
+    });
+
+  it(
+    'finishes within time and memory bounds, or refuses with a limit',
+    async () => {
+      let rewritten = 0;
+      await fc.assert(
+        fc.asyncProperty(large, async (text) => {
+          const { outcome, ms } = await fuzzer.rewrite('dash', text);
+          rewritten += outcome.rewritten;
+          // A run out of memory rejects above; a slip back to quadratic work takes minutes.
+          expect(ms).toBeLessThan(30_000);
+          if (outcome.limit === undefined && outcome.malformed === undefined) {
+            expect(outcome.body).toBeDefined();
+          }
+        }),
+        { numRuns: FUZZ_RUNS },
+      );
+      // The documents must reach the rewriting paths, not only be refused as malformed.
+      expect(rewritten).toBeGreaterThan(0);
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 });

@@ -20,6 +20,32 @@ export function testTokenizer(host = 'gw.example', seen?: UriTarget[]): Tokenize
   };
 }
 
+/**
+ * The test tokenizer, but in path form (`~W~9` after the directory) where the strategies use it: for a
+ * template whose directory is itself templated (after the directory above the first identifier) and
+ * for a site that prefers a path token (a leaf BaseURL; after its own directory).
+ */
+export function pathFormTokenizer(host = 'gw.example', seen?: UriTarget[]): Tokenizer {
+  const plain = testTokenizer(host, seen);
+  return (target: UriTarget): TokenGrant | undefined => {
+    const grant = plain(target);
+    if (grant === undefined) return undefined;
+    const path = target.pathname;
+    const dollar = path.indexOf('$');
+    const templated = target.wildcard && dollar !== -1 && dollar < path.lastIndexOf('/');
+    if (!templated && !target.preferPathToken) return grant;
+    const end = templated ? path.lastIndexOf('/', dollar) + 1 : path.lastIndexOf('/') + 1;
+    const value = target.resource === 'playlist' ? 'P' : target.wildcard ? 'W' : 'T';
+    return {
+      kind: 'path',
+      afterPath: path.slice(0, end),
+      segment: `~${value}~9`,
+      resolvedPath: path,
+      insertIntoRelative: true,
+    };
+  };
+}
+
 const URI_ATTRIBUTE =
   /(\s(?:media|initialization|index|bitstreamSwitching|sourceURL|keyUriTemplate|url|[A-Za-z_][\w.-]*:href)\s*=\s*)("[^"]*"|'[^']*')/g;
 const URI_TEXT =
@@ -49,9 +75,10 @@ const URI_ATTRIBUTE_KEYS = new Set([
 ]);
 const URI_TEXT_ELEMENTS = new Set(['BaseURL', 'Location', 'PatchLocation', 'ContentSteering', 'replace']);
 const TOKEN_PARAM = /[?&]tok=[TPWU](?=$|#)/;
+const PATH_TOKEN = /(^|\/)~[TPW]~9\//;
 
 export function stripToken(uri: string): string {
-  return uri.replace(TOKEN_PARAM, '');
+  return uri.replace(TOKEN_PARAM, '').replace(PATH_TOKEN, '$1');
 }
 
 function localName(key: string): string {

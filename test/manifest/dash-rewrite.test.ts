@@ -1,6 +1,7 @@
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { looksLikeDash, rewriteDash } from '../../src/manifest/dash/index.js';
+import { DEFAULT_MANIFEST_LIMITS } from '../../src/manifest/limits.js';
 import type { TokenGrant, Tokenizer, UriTarget } from '../../src/manifest/types.js';
 import { MANIFEST_URL, testTokenizer } from './dash-helpers.js';
 
@@ -638,12 +639,26 @@ describe('ISO/IEC 23009-1 Annex I mode: one UrlQueryInfo per AdaptationSet inste
 });
 
 describe('hostile shapes', () => {
-  it('handles an MPD nested 50,000 elements deep without recursion', () => {
+  it('handles an MPD nested 50,000 elements deep without recursion when the depth limit allows it', () => {
+    const n = 50_000;
+    const text = `<MPD ${NS}>${'<Period>'.repeat(n)}<BaseURL>v.mp4</BaseURL>${'</Period>'.repeat(n)}</MPD>`;
+    const result = rewriteDash(text, {
+      manifestUrl: MANIFEST_URL,
+      tokenize: testTokenizer(),
+      limits: { ...DEFAULT_MANIFEST_LIMITS, maxDepth: n + 2 },
+    });
+    expect(result.malformed).toBeUndefined();
+    expect(result.limit).toBeUndefined();
+    expect(result.text).toBe(text.replace('v.mp4', 'v.mp4?tok=T'));
+  });
+
+  it('refuses the same MPD under the default depth limit, returning the text unchanged', () => {
     const n = 50_000;
     const text = `<MPD ${NS}>${'<Period>'.repeat(n)}<BaseURL>v.mp4</BaseURL>${'</Period>'.repeat(n)}</MPD>`;
     const result = rewrite(text);
-    expect(result.malformed).toBeUndefined();
-    expect(result.text).toBe(text.replace('v.mp4', 'v.mp4?tok=T'));
+    expect(result.limit).toMatchObject({ limit: 'depth', max: DEFAULT_MANIFEST_LIMITS.maxDepth });
+    expect(result.text).toBe(text);
+    expect(result.rewritten).toBe(0);
   });
 
   it('stays linear in Annex I mode when many AdaptationSets share many Period-level segment sites', () => {

@@ -23,8 +23,28 @@ function fixtureTokenizer(target: UriTarget): TokenGrant | undefined {
   return { kind: 'query', params: [['tok', value]] };
 }
 
-const rewriteFixture = (text: string): RewriteResult =>
-  rewriteHls(text, { manifestUrl: FIXTURE_URL, tokenize: fixtureTokenizer });
+/**
+ * For `*.pathform.m3u8` fixtures: the same, but a URI in a subdirectory of the playlist's gets the token
+ * in path form after /live/cam1/ (`~P~9/v0/index.m3u8`), as forward gives it with forwardUncovered: path.
+ */
+function pathFormTokenizer(target: UriTarget): TokenGrant | undefined {
+  const grant = fixtureTokenizer(target);
+  const below = target.pathname.startsWith('/live/cam1/') ? target.pathname.slice('/live/cam1/'.length) : '';
+  if (grant === undefined || !below.includes('/')) return grant;
+  return {
+    kind: 'path',
+    afterPath: '/live/cam1/',
+    segment: `~${target.resource === 'playlist' ? 'P' : 'T'}~9`,
+    resolvedPath: target.pathname,
+    insertIntoRelative: true,
+  };
+}
+
+const rewriteFixture = (text: string, name = ''): RewriteResult =>
+  rewriteHls(text, {
+    manifestUrl: FIXTURE_URL,
+    tokenize: name.includes('.pathform.') ? pathFormTokenizer : fixtureTokenizer,
+  });
 
 // ---------------------------------------------------------------------------------------------------
 // An independent reading of the URI sites, written for the tests only (not the rewriter's scanner):
@@ -121,9 +141,10 @@ function parseWithM3u8Parser(text: string, url: URL): Record<string, unknown> {
   return parser.manifest;
 }
 
-/** Removes `tok=…` pairs from every query in a string (and a `?` or `&` left dangling). */
+/** Removes `tok=…` pairs from every query in a string (and a `?` or `&` left dangling), and `~P~9/`. */
 function withoutTok(value: string): string {
   return value
+    .replace(/(^|\/)~[PTW]~9\//g, '$1')
     .replace(/([?&])tok=[^&#"\s]*/g, '$1')
     .replace(/&&+/g, '&')
     .replace(/\?&/g, '?')
@@ -164,7 +185,7 @@ function expectFaithful(input: string, result: RewriteResult, url: URL): void {
   expect(result.rewritten + result.skipped.length).toBe(maskedInput.uris.length);
 }
 
-const TOKENED = /[?&]tok=[PTW](?:&|#|$)/;
+const TOKENED = /[?&]tok=[PTW](?:&|#|$)|(?:^|\/)~[PTW]~9\//;
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -223,7 +244,7 @@ describe('HLS fixture pairs (fixtures/hls: input and hand-written expected outpu
     describe(stem, () => {
       const input = read(FIXTURES + name);
       const expected = read(`${FIXTURES}${stem}.expected.m3u8`);
-      const result = rewriteFixture(input);
+      const result = rewriteFixture(input, name);
 
       it('rewrites to the hand-written expected output, byte for byte', () => {
         expect(result.text).toBe(expected);

@@ -3,14 +3,21 @@ import { fileURLToPath } from 'node:url';
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { rewriteDash } from '../../src/manifest/dash/index.js';
+import { checkRequest } from '../../src/tokens/check.js';
 import { isStaticManifest } from '../../src/manifest/index.js';
 import type { TokenScheme } from '../../src/tokens/scheme.js';
 import type { TokenStrategy } from '../../src/tokens/strategy.js';
 import { expandTemplate, maskUris } from './dash-helpers.js';
 import {
+  carriesToken,
+  checkOptions,
   expectJudgement,
   GATEWAY,
   judge,
+  LINK_TTL,
+  NOW,
+  PLAYLIST_TTL,
+  resourceOf,
   resolveHttp,
   runsFor,
   signManifest,
@@ -151,11 +158,14 @@ function scanMpd(text: string, url: URL): FoundSite[] {
   const root = doc.find((node) => nameOf(node) === 'MPD' || nameOf(node) === 'Patch');
   if (!root) return sites;
   const isPatch = nameOf(root) === 'Patch';
+  // shaka and VLC keep a dynamic MPD's first SegmentTemplate for the whole session: its URLs need the
+  // lifetime of a reloaded resource (a patch exists only for a dynamic MPD).
+  const sessionTemplates = isPatch || attribute(root, 'type') === 'dynamic';
 
   const templateBase = new Map<MutableSite, Bases>();
   /** A template attribute: its URLs are its expansions, added by each Representation that uses it. */
   const addTemplate = (site: string, raw: string, base: Bases): MutableSite => {
-    const found: MutableSite = { site, raw, playlist: false, urls: [], failoverUrls: [] };
+    const found: MutableSite = { site, raw, playlist: sessionTemplates, urls: [], failoverUrls: [] };
     sites.push(found);
     templateUsers.set(found, new Set());
     templateBase.set(found, base);
@@ -465,6 +475,11 @@ const NO_TOKENS: Readonly<Record<string, NoTokens>> = {
     why: 'every file is under on-demand/',
     belowDirectory: true,
   },
+  'fixtures/dash/per-representation-directories.pathform.mpd': {
+    strategies: ['forward'],
+    why: 'every file is in a subdirectory of /live/ch1/: one per Representation, and text_en/',
+    belowDirectory: true,
+  },
   'fixtures/dash/segment-list-prefixed-crlf.mpd': {
     strategies: ['forward'],
     why: 'every file is under vod/',
@@ -561,5 +576,78 @@ describe('SPEC §4 strategies on every DASH fixture and corpus manifest, checked
         },
       );
     });
+  });
+});
+
+describe('a dynamic MPD without Location gets one to itself, with the token of a reloaded resource', () => {
+  const text = readFileSync(`${FIXTURES}live-no-location.location.mpd`, 'utf8');
+  const plain = `${GATEWAY}/live/ch1/manifest.mpd`;
+
+  describe.each(STRATEGIES)('%s', (strategy) => {
+    it.each(runsFor(strategy))(
+      'the Location names the MPD, opens until the strategy says (mint: playlistTtl), and the rest is judged as usual (%s)',
+      (_runLabel, run) => {
+        const signed = signManifest(plain, strategy, run);
+        const result = rewriteDash(text, {
+          manifestUrl: signed.rewriteBase,
+          tokenize: tokenizerFor(strategy, run, signed.grant, false),
+          insertLocation: plain,
+        });
+        const after = scanMpd(result.text, signed.url);
+        const locations = after.filter((site) => site.site === 'Location');
+        expect(locations).toHaveLength(1);
+        const [location] = locations[0]!.urls;
+        expect(location!.origin).toBe(GATEWAY);
+        expect(resourceOf(location!, run.scheme)).toBe('/live/ch1/manifest.mpd');
+        expect(carriesToken(location!, run.scheme)).toBe(true);
+        const expires = strategy === 'mint' ? NOW + PLAYLIST_TTL : NOW + LINK_TTL;
+        const at = (now: number) => checkRequest(location!.href, checkOptions(run, now)).verdict;
+        expect(at(NOW + 1).ok).toBe(true);
+        expect(at(expires - 1).ok).toBe(true);
+        expect(at(expires)).toMatchObject({ ok: false, status: 410 });
+        // Everything else as the strategy suite above judges it.
+        const judgement = judge(
+          scanMpd(text, new URL(plain)),
+          after.filter((site) => site.site !== 'Location'),
+          { strategy, run, grant: signed.grant, staticManifest: false },
+        );
+        expectJudgement(judgement, 'live-no-location', strategy, KNOWN, undefined, run);
+      },
+    );
+  });
+});
+
+describe('forwardUncovered covers a directory per Representation with the viewer token, never longer', () => {
+  const text = readFileSync(`${FIXTURES}per-representation-directories.pathform.mpd`, 'utf8');
+  const plain = `${GATEWAY}/live/ch1/manifest.mpd`;
+  const remedies = ['path', 'mint'] as const;
+
+  describe.each(remedies)('forwardUncovered: %s', (remedy) => {
+    const runs = runsFor('forward').filter(([, run]) => remedy === 'mint' || run.scheme.pathTokens);
+    it.each(runs)(
+      'every URL carries a token that opens it until the viewer token expires (%s)',
+      (_label, run) => {
+        const signed = signManifest(plain, 'forward', run);
+        const result = rewriteDash(text, {
+          manifestUrl: signed.rewriteBase,
+          tokenize: tokenizerFor('forward', run, signed.grant, true, undefined, remedy),
+        });
+        const before = scanMpd(text, new URL(plain));
+        const after = scanMpd(result.text, signed.url);
+        expect(after.map((site) => site.site)).toEqual(before.map((site) => site.site));
+        let checked = 0;
+        after.forEach((site, i) => {
+          site.urls.forEach((url, k) => {
+            const at = (now: number) => checkRequest(url.href, checkOptions(run, now)).verdict;
+            expect(resourceOf(url, run.scheme), url.href).toBe(resourceOf(before[i]!.urls[k]!, run.scheme));
+            expect(at(NOW + 1).ok, url.href).toBe(true);
+            expect(at(signed.grant.expires - 1).ok, url.href).toBe(true);
+            expect(at(signed.grant.expires), url.href).toMatchObject({ ok: false, status: 410 });
+            checked += 1;
+          });
+        });
+        expect(checked).toBeGreaterThan(10);
+      },
+    );
   });
 });

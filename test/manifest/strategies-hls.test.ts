@@ -3,14 +3,19 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { rewriteHls } from '../../src/manifest/hls/index.js';
+import { checkRequest } from '../../src/tokens/check.js';
 import { isStaticManifest } from '../../src/manifest/index.js';
 import type { TokenScheme } from '../../src/tokens/scheme.js';
 import type { TokenStrategy } from '../../src/tokens/strategy.js';
 import {
+  carriesToken,
+  checkOptions,
   expectJudgement,
   GATEWAY,
   judge,
   knownDefects,
+  NOW,
+  resourceOf,
   resolveHttp,
   runsFor,
   signManifest,
@@ -339,6 +344,7 @@ const CLIMBS = 'names another resource than the origin meant';
 const KNOWN: readonly KnownDefect[] = [
   ['fixtures/hls/llhls-parts-hints-reports.m3u8', 'EXT-X-RENDITION-REPORT@URI ../1M/live.m3u8'],
   ['fixtures/hls/master-multivariant.m3u8', 'EXT-X-MEDIA@URI ../shared/audio/de.m3u8'],
+  ['fixtures/hls/forward-subdirectories.pathform.m3u8', 'variant ../other/index.m3u8'],
   ['fixtures/hls/media-vod-keys-byteranges.m3u8', 'EXT-X-MAP@URI ../ad/init.mp4'],
   ['fixtures/hls/media-vod-keys-byteranges.m3u8', 'segment ../ad/seg-1.m4s'],
   ['corpus/hls/apple-llhls-delta-update-skip_media.m3u8', 'EXT-X-RENDITION-REPORT@URI ../1M/waitForMSN.php'],
@@ -394,5 +400,46 @@ describe('SPEC §4 strategies on every HLS fixture and corpus playlist, checked 
         },
       );
     });
+  });
+});
+
+describe('forward over renditions in subdirectories: leave (and count), path form, or mint', () => {
+  const file = 'forward-subdirectories.pathform.m3u8';
+  const text = readFileSync(FIXTURES + file, 'utf8');
+  const remedies = ['leave', 'path', 'mint'] as const;
+  /** What each remedy leaves without a token: forward alone covers only captions.m3u8. */
+  const UNCOVERED = { leave: 6, path: 1, mint: 0 } as const;
+
+  describe.each(remedies)('forwardUncovered: %s', (remedy) => {
+    const runs = runsFor('forward').filter(([, run]) => remedy !== 'path' || run.scheme.pathTokens);
+    it.each(runs)(
+      'each URI the token reaches opens until the viewer token expires, never later (%s)',
+      (_label, run) => {
+        const signed = signManifest(FIXTURE_URL, 'forward', run);
+        const tokenize = tokenizerFor('forward', run, signed.grant, true, undefined, remedy);
+        const result = rewriteHls(text, { manifestUrl: signed.rewriteBase, tokenize });
+        const before = scanPlaylist(text, new URL(FIXTURE_URL));
+        const after = scanPlaylist(result.text, signed.url);
+        expect(after.masked).toBe(before.masked);
+        // An ectoken's ec_url_allow prefix opens the subdirectories already: forward copies it there.
+        const expectedUncovered = run.scheme.pathTokens ? UNCOVERED[remedy] : remedy === 'mint' ? 0 : 1;
+        expect((tokenize as unknown as { uncovered: number }).uncovered).toBe(expectedUncovered);
+        let tokened = 0;
+        after.sites.forEach((site, i) => {
+          site.urls.forEach((url, k) => {
+            expect(resourceOf(url, run.scheme), url.href).toBe(
+              resourceOf(before.sites[i]!.urls[k]!, run.scheme),
+            );
+            if (!carriesToken(url, run.scheme)) return;
+            tokened += 1;
+            const at = (now: number) => checkRequest(url.href, checkOptions(run, now)).verdict;
+            expect(at(NOW + 1).ok, url.href).toBe(true);
+            expect(at(signed.grant.expires - 1).ok, url.href).toBe(true);
+            expect(at(signed.grant.expires), url.href).toMatchObject({ ok: false, status: 410 });
+          });
+        });
+        expect(tokened).toBe(7 - expectedUncovered);
+      },
+    );
   });
 });

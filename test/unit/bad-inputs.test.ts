@@ -189,7 +189,7 @@ describe('CLI: bad arguments get a clear message and exit 2', () => {
 
   it.each([
     [['sign', '/a.ts', '--secret', 'k', '--ttl', '60'], /--scheme is required/],
-    [['sign', '/a.ts', '--scheme', 'akamai', '--secret', 'k', '--ttl', '60'], /unknown --scheme "akamai"/],
+    [['sign', '/a.ts', '--scheme', 'fastly', '--secret', 'k', '--ttl', '60'], /unknown --scheme "fastly"/],
     [['sign', '/a.ts', '--scheme', 'gcore', '--ttl', '60'], /a secret is required/],
     [['sign', '/a.ts', '--scheme', 'gcore', '--secret', 'k'], /exactly one of --ttl and --expires/],
     [

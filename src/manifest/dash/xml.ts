@@ -8,6 +8,8 @@
  * reference is taken literally, and `<` inside an attribute value is allowed.
  */
 
+import { DEFAULT_MANIFEST_LIMITS, type LimitExceeded, type ManifestLimits } from '../limits.js';
+
 export interface XmlAttr {
   /** Qualified name as written, e.g. `media`, `xlink:href`. */
   readonly name: string;
@@ -17,7 +19,11 @@ export interface XmlAttr {
   readonly quote: '"' | "'";
 }
 
-/** A run of character data directly inside an element: plain text or the inside of a CDATA section. */
+/**
+ * A run of character data directly inside an element: plain text or the inside of a CDATA section.
+ * Kept only while the element has no child element: a URI value is the text of a leaf, and the
+ * whitespace between thousands of SegmentURLs would otherwise be recorded on their SegmentList.
+ */
 export interface ContentPiece {
   readonly kind: 'text' | 'cdata';
   readonly start: number;
@@ -44,7 +50,11 @@ export interface XmlElement {
 }
 
 export type ScanResult =
-  { readonly ok: true; readonly root: XmlElement } | { readonly ok: false; readonly reason: string };
+  | { readonly ok: true; readonly root: XmlElement }
+  | { readonly ok: false; readonly reason: string; readonly limit?: LimitExceeded };
+
+/** Past this many attributes in one tag, duplicates are found with a set rather than a scan. */
+const ATTRIBUTES_SCANNED = 8;
 
 // Characters that end a name: XML whitespace and markup delimiters.
 const NAME_END = new Uint8Array(128);
@@ -63,11 +73,19 @@ function readName(text: string, from: number): number {
   return i;
 }
 
-function splitName(name: string): { prefix: string; local: string } {
+function splitName(
+  name: string,
+  intern: (from: number, to: number) => string,
+  at: number,
+): { prefix: string; local: string } {
   const colon = name.indexOf(':');
   return colon === -1
     ? { prefix: '', local: name }
-    : { prefix: name.slice(0, colon), local: name.slice(colon + 1) };
+    : { prefix: intern(at, at + colon), local: intern(at + colon + 1, at + name.length) };
+}
+
+function limitFailure(limit: LimitExceeded['limit'], max: number, detail: string, at: number): ScanResult {
+  return { ok: false, reason: `${detail} at offset ${at}`, limit: { limit, max, detail } };
 }
 
 /** XML 1.0 §2.8 doctypedecl, skipped whole: quoted strings and an internal subset may hold `>`. */
@@ -90,12 +108,28 @@ export function skipDoctype(text: string, from: number): number {
   return -1;
 }
 
-/** Scans a whole document into an element tree with offsets, or says why it cannot. */
-export function scanXml(text: string): ScanResult {
+/**
+ * Scans a whole document into an element tree with offsets, or says why it cannot: not well-formed,
+ * or deeper or larger than `limits` allow (checked as the scan goes, so nothing past them is built).
+ */
+export function scanXml(
+  text: string,
+  limits: Pick<ManifestLimits, 'maxDepth' | 'maxElements'> = DEFAULT_MANIFEST_LIMITS,
+): ScanResult {
   const n = text.length;
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const stack: XmlElement[] = [];
   let root: XmlElement | undefined;
+  let elements = 0;
+  // One string per distinct name: thousands of `SegmentURL` tags share one.
+  const names = new Map<string, string>();
+  const intern = (from: number, to: number): string => {
+    const name = text.slice(from, to);
+    const known = names.get(name);
+    if (known !== undefined) return known;
+    names.set(name, name);
+    return name;
+  };
 
   const fail = (reason: string, at: number): ScanResult => ({
     ok: false,
@@ -107,8 +141,9 @@ export function scanXml(text: string): ScanResult {
     const textEnd = lt === -1 ? n : lt;
     if (textEnd > i) {
       const top = stack[stack.length - 1];
-      if (top) top.content.push({ kind: 'text', start: i, end: textEnd });
-      else {
+      if (top) {
+        if (top.children.length === 0) top.content.push({ kind: 'text', start: i, end: textEnd });
+      } else {
         for (let k = i; k < textEnd; k += 1) {
           if (!isWs(text.charCodeAt(k))) return fail('text outside the root element', k);
         }
@@ -130,7 +165,7 @@ export function scanXml(text: string): ScanResult {
       if (!top) return fail('CDATA outside the root element', lt);
       const close = text.indexOf(']]>', lt + 9);
       if (close === -1) return fail('unterminated CDATA section', lt);
-      top.content.push({ kind: 'cdata', start: lt + 9, end: close });
+      if (top.children.length === 0) top.content.push({ kind: 'cdata', start: lt + 9, end: close });
       i = close + 3;
       continue;
     }
@@ -165,9 +200,16 @@ export function scanXml(text: string): ScanResult {
     if (root && stack.length === 0) return fail('second root element', lt);
     const nameEnd = readName(text, lt + 1);
     if (nameEnd === lt + 1) return fail('malformed tag', lt);
-    const name = text.slice(lt + 1, nameEnd);
+    elements += 1;
+    if (elements > limits.maxElements) {
+      return limitFailure('elements', limits.maxElements, `more than ${limits.maxElements} elements`, lt);
+    }
+    if (stack.length >= limits.maxDepth) {
+      return limitFailure('depth', limits.maxDepth, `elements nested more than ${limits.maxDepth} deep`, lt);
+    }
+    const name = intern(lt + 1, nameEnd);
     const parent = stack[stack.length - 1];
-    const { prefix, local } = splitName(name);
+    const { prefix, local } = splitName(name, intern, lt + 1);
     const element: XmlElement = {
       name,
       prefix,
@@ -183,6 +225,7 @@ export function scanXml(text: string): ScanResult {
       end: -1,
     };
     let k = nameEnd;
+    let attrNames: Set<string> | undefined;
     for (;;) {
       while (k < n && isWs(text.charCodeAt(k))) k += 1;
       if (k >= n) return fail('unterminated start tag', lt);
@@ -199,7 +242,7 @@ export function scanXml(text: string): ScanResult {
       }
       const attrEnd = readName(text, k);
       if (attrEnd === k) return fail('malformed attribute', k);
-      const attrName = text.slice(k, attrEnd);
+      const attrName = intern(k, attrEnd);
       k = attrEnd;
       while (k < n && isWs(text.charCodeAt(k))) k += 1;
       if (text[k] !== '=') return fail(`attribute ${attrName} has no value`, k);
@@ -211,13 +254,23 @@ export function scanXml(text: string): ScanResult {
       if (close === -1) return fail(`unterminated value of attribute ${attrName}`, k);
       // XML 1.0 §3.1 (Unique Att Spec): a parser must refuse the document; which value a lenient player
       // would take is unknowable.
-      if (element.attrs.some((a) => a.name === attrName)) return fail(`duplicate attribute ${attrName}`, k);
-      element.attrs.push({ name: attrName, valueStart: k + 1, valueEnd: close, quote });
+      const attrs = element.attrs;
+      if (attrNames === undefined && attrs.length >= ATTRIBUTES_SCANNED) {
+        attrNames = new Set(attrs.map((a) => a.name));
+      }
+      if (attrNames ? attrNames.has(attrName) : attrs.some((a) => a.name === attrName)) {
+        return fail(`duplicate attribute ${attrName}`, k);
+      }
+      attrNames?.add(attrName);
+      attrs.push({ name: attrName, valueStart: k + 1, valueEnd: close, quote });
       k = close + 1;
     }
     element.startTagEnd = k;
-    if (parent) parent.children.push(element);
-    else root = element;
+    if (parent) {
+      // The text before a first child is no value (see ContentPiece).
+      if (parent.children.length === 0) parent.content.length = 0;
+      parent.children.push(element);
+    } else root = element;
     if (element.selfClosing) {
       element.endTagStart = k;
       element.end = k;
@@ -355,19 +408,23 @@ export function decodePieces(
   return new DecodedValue(value, undecodable, 0, rawStart, rawEnd, piece);
 }
 
+const ATTRIBUTE_SPECIAL = /[&<"'\t\n\r]/g;
+const ATTRIBUTE_ESCAPES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '\t': '&#9;',
+  '\n': '&#10;',
+  '\r': '&#13;',
+};
+
 /** Escapes text for an attribute value delimited by `quote`, keeping TAB/CR/LF from being normalised. */
 export function escapeAttribute(value: string, quote: '"' | "'"): string {
-  let out = '';
-  for (const c of value) {
-    if (c === '&') out += '&amp;';
-    else if (c === '<') out += '&lt;';
-    else if (c === quote) out += quote === '"' ? '&quot;' : '&apos;';
-    else if (c === '\t') out += '&#9;';
-    else if (c === '\n') out += '&#10;';
-    else if (c === '\r') out += '&#13;';
-    else out += c;
-  }
-  return out;
+  // One flat string per call: appending character by character would leave a rope of one node per
+  // character behind every edit of a long SegmentList.
+  return value.replace(ATTRIBUTE_SPECIAL, (c) => {
+    if (c === '"' || c === "'") return c !== quote ? c : quote === '"' ? '&quot;' : '&apos;';
+    return ATTRIBUTE_ESCAPES[c]!;
+  });
 }
 
 /** Escapes text for element content (`>` too, so `]]>` can never appear). */

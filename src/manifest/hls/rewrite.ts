@@ -1,3 +1,4 @@
+import { DEFAULT_MANIFEST_LIMITS, ExpansionBudget } from '../limits.js';
 import type { RewriteOptions, RewriteResult, SkippedUri, TokenGrant, UriTarget } from '../types.js';
 import { applyGrant, resolveUri, targetOf } from '../uri.js';
 import {
@@ -107,6 +108,23 @@ function nameIs(text: string, start: number, end: number, name: string): boolean
   return end - start === name.length && text.startsWith(name, start);
 }
 
+/** rfc8216bis §4.3: `{$name}`, names made of `[a-zA-Z0-9-_]` (as in variables.ts). */
+const VARIABLE_REFERENCE = /\{\$([A-Za-z0-9_-]+)\}/g;
+
+/**
+ * The length of `raw` once its known variables are substituted, found without building it: a long
+ * VALUE named many times on one line would otherwise be built whole before any limit could refuse it.
+ */
+function substitutedLength(raw: string, variables: VariableTable): number {
+  let length = raw.length;
+  VARIABLE_REFERENCE.lastIndex = 0;
+  for (let match = VARIABLE_REFERENCE.exec(raw); match !== null; match = VARIABLE_REFERENCE.exec(raw)) {
+    const value = variables.get(match[1]!);
+    if (value !== undefined) length += value.length - match[0].length;
+  }
+  return length;
+}
+
 const NOT_HLS =
   'not an HLS playlist: the first line is not #EXTM3U (RFC 8216 §4.3.1.1); the text is returned unchanged';
 
@@ -119,7 +137,11 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
   if (!looksLikeHls(text)) return { text, rewritten: 0, skipped: [], malformed: NOT_HLS };
 
   const { manifestUrl: base, tokenize } = options;
+
+  const budget = new ExpansionBudget(text.length, options.limits ?? DEFAULT_MANIFEST_LIMITS);
   const directory = baseDirectory(base);
+  // What resolving a relative reference adds to it: the base's directory.
+  const baseLength = directory?.length ?? base.href.length;
   const baseOrigin = base.origin;
   const directoryPath = directory === undefined ? undefined : verbatimDirectoryPath(directory, baseOrigin);
   const plainBase: PlainBase | undefined =
@@ -146,7 +168,9 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
     while (start < end && isSpace(text.charCodeAt(start))) start += 1;
     while (end > start && isSpace(text.charCodeAt(end - 1))) end -= 1;
     const raw = text.slice(start, end);
-    const substitution = substitute(raw, variables);
+    const substituting = variables.size > 0 && raw.includes('{$');
+    if (!budget.spend(baseLength + (substituting ? substitutedLength(raw, variables) : raw.length))) return;
+    const substitution = substituting ? substitute(raw, variables) : undefined;
     const reference = substitution === undefined ? raw : substitution.text;
     const viewerControlled = substitution !== undefined && decidesTarget(substitution, fromViewer);
     // A file name next to the playlist, the bulk of a long one, goes to the tokenizer's shortcut (a
@@ -277,7 +301,7 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
 
   const length = text.length;
   let lineStart = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  while (lineStart < length) {
+  while (lineStart < length && !budget.exceeded) {
     let lineEnd = text.indexOf('\n', lineStart);
     if (lineEnd === -1) lineEnd = length;
     let start = lineStart;
@@ -298,6 +322,9 @@ export function rewriteHls(text: string, options: RewriteOptions): RewriteResult
     lineStart = lineEnd + 1;
   }
 
+  if (budget.exceeded) {
+    return { text, rewritten: 0, skipped: [], limit: budget.limit('the URIs (after variable substitution)') };
+  }
   if (copied !== 0) pieces.push(text.slice(copied));
   const result = copied === 0 ? text : pieces.join('');
   return { text: result, rewritten, skipped };
