@@ -327,3 +327,32 @@ describe('policy.denialLimit: a client collecting denials is slowed, then refuse
     expect(text).toContain('zones[0].policy.rateLimit: unknown key');
   });
 });
+
+describe('policy at /_streamgate/auth: the same refusals for a front proxy, each a 403 with its reason', () => {
+  it('address lists and the denial limit, with Retry-After, before the token', async () => {
+    const gw = await startGateway(
+      origin.url,
+      { policy: { ipDeny: ['198.51.100.0/24'], denialLimit: { refuseAfter: 2, slowAfter: 0, slowMs: 0 } } },
+      TRUSTED,
+    );
+    try {
+      const auth = (target: string, client: string) =>
+        httpGet(gw.url, '/_streamgate/auth', { 'x-original-uri': target, 'x-forwarded-for': client });
+      expect((await auth(signed(SEGMENT), '203.0.113.7')).status).toBe(204);
+      const listed = await auth(signed(SEGMENT), '198.51.100.7');
+      expect(listed.status).toBe(403);
+      expect(listed.headers['x-streamgate-reason']).toBe('policy_ip');
+      const guess = `${SEGMENT}?md5=AAAAAAAAAAAAAAAAAAAAAA&expires=2000000000`;
+      for (let i = 0; i < 2; i += 1)
+        expect((await auth(guess, '203.0.113.9')).headers['x-streamgate-reason']).toBe('invalid');
+      const limited = await auth(signed(SEGMENT), '203.0.113.9');
+      // nginx's auth_request passes only 401 and 403 on: the limit is a 403 here, its reason and wait in headers.
+      expect(limited.status).toBe(403);
+      expect(limited.headers['x-streamgate-reason']).toBe('rate_limited');
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(origin.requests).toHaveLength(0);
+    } finally {
+      await gw.close();
+    }
+  });
+});
