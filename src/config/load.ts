@@ -310,8 +310,9 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Con
     try {
       accessSync(database, constants.R_OK);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? String(error);
-      problems.push(`geo.database: cannot read ${database} (${code}); give a GeoLite2-Country .mmdb file`);
+      problems.push(
+        `geo.database: cannot read ${database} (${unreadable(error)}); give a GeoLite2-Country .mmdb file`,
+      );
     }
   }
   if (problems.length > 0) return { ok: false, problems };
