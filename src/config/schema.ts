@@ -14,7 +14,7 @@ import { policySchema } from './policy.js';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const TOKEN_STRATEGIES = ['forward', 'mint', 'path', 'cookie'] as const;
 export const FORWARD_UNCOVERED = ['leave', 'path', 'mint'] as const;
-/** Denial reasons whose answer a zone may change; `path` (400) is never negotiable (SPEC §2). */
+/** Denial reasons whose answer a zone may change; `path` (400) is never negotiable (README, "Token rules"). */
 export const TOKEN_DENIALS = ['missing', 'malformed', 'invalid', 'rule', 'unsupported', 'expired'] as const;
 export type TokenDenial = (typeof TOKEN_DENIALS)[number];
 

@@ -82,7 +82,7 @@ export interface DemoOptions {
   /** Port of the gateway; 0 picks a free one. */
   readonly gatewayPort?: number;
   readonly scheme?: SchemeName;
-  /** How the gateway tokenises nested URIs (SPEC §4); forward links are signed for their directory. */
+  /** How the gateway tokenises nested URIs (README, "The three token strategies"); forward links are signed for their directory. */
   readonly tokens?: 'mint' | 'forward';
   readonly segmentTtl?: number;
   readonly logLevel?: 'silent' | 'info' | 'warn' | 'debug';
@@ -184,7 +184,7 @@ async function startDemoParts(
   app.get('/api/streams', (_req, res) => {
     res.json(DEMO_STREAMS.map(({ id, title, type, live: isLive }) => ({ id, title, type, live: isLive })));
   });
-  // The publisher's backend: what the seeds' PHP snippets did, done with the library.
+  // The publisher's backend: what the vendors' PHP snippets do, done with the library.
   app.get('/api/sign', (req, res) => {
     const stream = DEMO_STREAMS.find((s) => s.id === req.query.stream);
     const ttl = Number(req.query.ttl ?? 3600);

@@ -64,7 +64,7 @@ function later(res: ServerResponse, ms: number, answer: () => void): void {
 }
 
 /**
- * A GET or HEAD in origin form with a sane Host: pick the zone, check the path and the token (SPEC §2),
+ * A GET or HEAD in origin form with a sane Host: pick the zone, check the path and the token (README, "Token rules"),
  * and only then contact the origin — through the live manifest cache when the path names a manifest.
  */
 export function proxyRequest(
@@ -200,7 +200,7 @@ function liveCacheKey(zone: ZoneRuntime, upstreamTarget: string): string {
 }
 
 /**
- * Live manifests (SPEC §4): a fresh cached copy is served at once; otherwise the viewer joins the
+ * Live manifests (docs/operations.md, "Live manifests"): a fresh cached copy is served at once; otherwise the viewer joins the
  * pending origin fetch for the same URL, or starts one. Only shareable answers are given to viewers
  * who did not ask for them; the others fetch their own.
  */

@@ -79,7 +79,7 @@ export function sendText(
 }
 
 /**
- * SPEC §2: a denial names the reason class only. Path refusals are 400 whatever the zone says; token
+ * A denial names the reason class only, never the expected token (README, "Token rules"). Path refusals are 400 whatever the zone says; token
  * denials take the zone's status, or its redirect to a paywall page.
  */
 export function sendDenial(res: ServerResponse, zone: ZoneConfig | undefined, denial: Denial): number {

@@ -14,7 +14,7 @@ import type { PresentedToken, RequestFacts, SignTarget, TokenScheme, VerifyConte
 import { deny, type Grant, type Verdict } from './verdict.js';
 
 /**
- * Edgecast / Azure CDN Premium "ectoken" v3 (seed 004; Edgio/ectoken `ectoken.c` and its ports):
+ * Edgecast / Azure CDN Premium "ectoken" v3 (Azure CDN documentation, "Securing Azure CDN assets with token authentication"; Edgio/ectoken `ectoken.c` and its ports):
  * AES-256-GCM under SHA-256 of the key *text*, a random 12-byte IV, no additional data, and the token is
  * base64url-nopad(IV ‖ ciphertext ‖ 16-byte tag) over an `ec_*` query string.
  */
@@ -159,7 +159,7 @@ const list = (value: string | undefined): string[] | undefined =>
   value === undefined ? undefined : value.split(',');
 
 /**
- * Allow wins over deny (seed 004: "If a country code is present in both …, ec_country_allow takes
+ * Allow wins over deny (Azure's token authentication documentation: "If a country code is present in both …, ec_country_allow takes
  * precedence"). With an allow list, only what it names passes; with only a deny list, all but what it
  * names passes.
  */
@@ -380,7 +380,7 @@ export function createEctokenScheme(options: EctokenOptions = {}): TokenScheme {
     if (!ruling.ok) return deny(ruling.rule === 'ec_url_allow' ? 'invalid' : 'rule', ruling.detail);
     // No ec_expire: no expiry (Edgecast). `ec_expire=0` is 1970, long gone.
     const expires = expireText === undefined ? Infinity : Number(expireText);
-    // Edgecast denies requests "after the expiration time"; SPEC §2 makes `now == expires` expired too.
+    // Edgecast denies requests "after the expiration time"; here `now == expires` is expired too (README, "Token rules").
     if (!(context.now < expires)) return deny('expired', `expired at ${expires}`);
     const prefixes = urlPrefixes(claims.values.get('ec_url_allow'), ignoreUrlCase) ?? ['/'];
     const grant: Grant = {

@@ -207,13 +207,13 @@ describe.skipIf(status === 'missing')('the demo plays protected streams in Chrom
   }, 150_000);
 });
 
-/** An ectoken in `?token=`: base64url of IV, ciphertext and tag, at most 512 characters (issue 7). */
+/** An ectoken in `?token=`: base64url of IV, ciphertext and tag, at most 512 characters (Edgio ectoken v3). */
 function ectokenOf(url: string): string | undefined {
   const token = new URL(url).searchParams.get('token');
   return token !== null && /^[A-Za-z0-9_-]{39,512}$/.test(token) ? token : undefined;
 }
 
-describe.skipIf(status === 'missing')('the demo plays through an ectoken zone in Chromium (issue 7)', () => {
+describe.skipIf(status === 'missing')('the demo plays through an ectoken zone in Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {

@@ -88,7 +88,7 @@ describe('CORS for browser players', () => {
   });
 });
 
-describe('SPEC §2: the client IP is the socket address, or X-Forwarded-For from a trusted proxy', () => {
+describe('the client IP is the socket address, or X-Forwarded-For from a trusted proxy', () => {
   const forIp = (ip: string) =>
     signUrl('/videos/video-1/seg-1.ts', { scheme: 'gcore', secret: SECRET, ttl: 60, ip });
 
