@@ -429,10 +429,14 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     }
     const running = current.rt.config;
     const { config: effective, restartNeeded } = effectiveConfig(running, next);
+    // The level first: the generation reads it (debug lines, whether access lines are written).
+    const level = logger.level;
+    if (options.logger === undefined) logger.level = effective.log.level;
     let generation: Generation;
     try {
       generation = build(effective);
     } catch (error) {
+      logger.level = level;
       pools.discardExcept(running);
       if (error instanceof ConfigError) return { ok: false, problems: error.problems };
       throw error;
@@ -441,7 +445,6 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     current = generation;
     denialLimiters.adopt(generation.limiters);
     describeZones(generation.zones);
-    if (options.logger === undefined) logger.level = effective.log.level;
     const idle = Math.max(effective.timeouts.headersMs, effective.timeouts.bodyMs) + 10_000;
     for (const server of servers) server.timeout = idle;
     // Requests of the old generation may still send to a retired pool until its timeouts have run.

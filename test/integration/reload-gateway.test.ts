@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configOrThrow, type ConfigInput } from '../../src/config/index.js';
 import { createGateway } from '../../src/gateway/index.js';
@@ -113,6 +114,37 @@ describe('gateway.reload()', () => {
     } finally {
       await gateway.close();
     }
+  });
+
+  it('log.level changes live: access lines start with info and stop with warn', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        callback();
+      },
+    });
+    const quiet = { ...base(second.url), log: { level: 'warn' as const } };
+    const gateway = createGateway(configOrThrow(quiet), {
+      defaultMetrics: false,
+      logDestination: destination as unknown as NodeJS.WritableStream & { write(msg: string): void },
+    });
+    const { url } = await gateway.listen({ host: '127.0.0.1', port: 0 });
+    const access = (): number => lines.filter((line) => line.includes('"msg":"access"')).length;
+    try {
+      await httpGet(url, signed('/vod/a.txt'));
+      expect(gateway.reload({ ...quiet, log: { level: 'info' } })).toMatchObject({
+        ok: true,
+        changes: ['log changed'],
+      });
+      await httpGet(url, signed('/vod/a.txt'));
+      await expect.poll(access).toBe(1);
+      expect(gateway.reload(quiet).ok).toBe(true);
+      await httpGet(url, signed('/vod/a.txt'));
+    } finally {
+      await gateway.close();
+    }
+    expect(access()).toBe(1);
   });
 
   it('refuses an invalid configuration with every problem and keeps serving the running one', async () => {
