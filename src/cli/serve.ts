@@ -49,6 +49,7 @@ rewritten so that nested requests carry valid tokens.
   --check             validate the configuration, print a summary and exit
 
 Settings are read from the file, then the environment, then the flags (later wins).
+SIGHUP reads them again (key files too) and applies them without a restart; SIGTERM stops gracefully.
 Example: streamgate serve --origin http://127.0.0.1:8081 --scheme gcore --secret-file key.txt`;
 
 export interface ServeOptions {
