@@ -164,6 +164,8 @@ export async function runPrimary(
 
   cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
     const wasListening = listening.delete(worker.id);
+    // Its replacement reads the current configuration itself; a reload round does not wait for it.
+    reloads.gone(worker.id);
     if (stopping) return;
     if (!wasListening) {
       // It never came up (a bad port, a missing file): every other worker would fail the same way.
@@ -309,11 +311,21 @@ class ReloadRound {
     this.#refused = 0;
     this.#source = source;
     this.logger.info({ source, workers: workers.length }, 'reloading the configuration in every worker');
+    // None listening yet: those starting read the current files themselves.
+    if (workers.length === 0) this.#finishIfDone();
+  }
+
+  gone(worker: number): void {
+    if (this.#waiting.delete(worker)) this.#finishIfDone();
   }
 
   answered(worker: number, ok: boolean): void {
     if (!this.#waiting.delete(worker)) return;
     if (!ok) this.#refused += 1;
+    this.#finishIfDone();
+  }
+
+  #finishIfDone(): void {
     if (this.#waiting.size > 0) return;
     if (this.#refused === 0)
       this.logger.info({ source: this.#source }, 'configuration reloaded in every worker');
