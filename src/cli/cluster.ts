@@ -7,6 +7,11 @@ import { AccessLog, noteBytes } from '../gateway/access.js';
 import { adminHandler, listenAdmin, type AdminListener } from '../gateway/admin.js';
 import { requestId } from '../gateway/client.js';
 import { createLogger } from '../gateway/log.js';
+import { effectiveConfig } from '../gateway/reload.js';
+import type { Logger } from '../gateway/log.js';
+import { FileWatch, logReload, watchedFiles, type ConfigSource } from './reload.js';
+import { ListenerError } from './startup.js';
+import type { Io } from './usage.js';
 
 /**
  * `serve --workers N`: one primary process that serves nothing itself, and N workers that each run a
@@ -23,6 +28,14 @@ const RESTART_WINDOW_MS = 60_000;
 
 export type ClusterMessage =
   | { readonly type: 'streamgate:listening'; readonly url: string }
+  /** A worker applied (or refused) a reloaded configuration. */
+  | {
+      readonly type: 'streamgate:reloaded';
+      readonly ok: boolean;
+      readonly problems?: readonly string[];
+    }
+  /** A worker that could not start: the one line the primary prints, and its exit status. */
+  | { readonly type: 'streamgate:failed'; readonly message: string; readonly exitCode: number }
   | { readonly type: 'streamgate:metrics'; readonly id: number }
   | {
       readonly type: 'streamgate:metrics-result';
@@ -45,7 +58,13 @@ export function isClusterMessage(value: unknown): value is ClusterMessage {
  * (every worker's, summed) and health there: one process, so one port, whichever worker is alive;
  * healthz is 503 until a worker listens and once shutdown begins. The workers do not bind it.
  */
-export function runPrimary(argv: readonly string[], config: Config): Promise<number> {
+export async function runPrimary(
+  argv: readonly string[],
+  config: Config,
+  io: Io,
+  source?: ConfigSource,
+  overridden: readonly string[] = [],
+): Promise<number> {
   const logger = createLogger(config.log.level).child({ role: 'primary' });
   const aggregator = new AggregatorRegistry();
   cluster.setupPrimary({ exec: WORKER_ENTRY, args: [...argv], execArgv: workerExecArgv(process.execArgv) });
@@ -54,6 +73,8 @@ export function runPrimary(argv: readonly string[], config: Config): Promise<num
   const restarts: number[] = [];
   let stopping = false;
   let announced = false;
+  /** What the first worker that could not start said. */
+  let failure: { message: string; exitCode: number } | undefined;
   let finish: (code: number) => void = () => {};
   let adminListener: AdminListener | undefined;
   const done = new Promise<number>((resolve) => {
@@ -67,6 +88,26 @@ export function runPrimary(argv: readonly string[], config: Config): Promise<num
       server.close(() => resolve(code));
     };
   });
+
+  if (config.admin !== undefined) {
+    // Bound before any worker starts: a port in use stops the gateway before anything serves.
+    const access = new AccessLog(logger, config.log.access, new AddressSet(config.trustedProxies));
+    const handler = adminHandler({
+      metrics: () => aggregator.clusterMetrics(),
+      contentType: aggregator.contentType,
+      healthy: () => !stopping && listening.size > 0,
+      begin: (req, res) => access.begin(req, res, requestId(req), performance.now()),
+      sent: noteBytes,
+      failed: (error) => logger.error({ err: error }, 'metrics scrape failed'),
+    });
+    try {
+      adminListener = await listenAdmin(handler, config.admin.host, config.admin.port);
+    } catch (error) {
+      logger.fatal({ code: (error as NodeJS.ErrnoException).code }, 'admin listener cannot start; stopping');
+      throw new ListenerError('admin', config.admin.host, config.admin.port, error);
+    }
+    logger.info({ adminUrl: adminListener.url }, `admin listening on ${adminListener.url}`);
+  }
 
   const live = (): Worker[] =>
     Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
@@ -98,11 +139,16 @@ export function runPrimary(argv: readonly string[], config: Config): Promise<num
 
   cluster.on('message', (worker: Worker, message: unknown) => {
     if (!isClusterMessage(message)) return;
-    if (message.type === 'streamgate:listening') {
+    if (message.type === 'streamgate:failed') {
+      failure ??= { message: message.message, exitCode: message.exitCode };
+    } else if (message.type === 'streamgate:reloaded') {
+      reloads.answered(worker.id, message.ok);
+    } else if (message.type === 'streamgate:listening') {
       listening.add(worker.id);
       if (!announced && listening.size === config.workers) {
         announced = true;
         logger.info({ url: message.url, workers: config.workers }, `listening on ${message.url}`);
+        for (const line of overridden) logger.warn({ setting: line }, line);
       }
     } else if (message.type === 'streamgate:metrics') {
       const reply = (result: { text?: string; error?: string }): void => {
@@ -118,11 +164,18 @@ export function runPrimary(argv: readonly string[], config: Config): Promise<num
 
   cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
     const wasListening = listening.delete(worker.id);
+    // Its replacement reads the current configuration itself; a reload round does not wait for it.
+    reloads.gone(worker.id);
     if (stopping) return;
     if (!wasListening) {
       // It never came up (a bad port, a missing file): every other worker would fail the same way.
       logger.fatal({ worker: worker.id, code, signal }, 'worker failed to start; stopping');
-      stopAll(1);
+      const said = failure ?? {
+        message: `a worker exited with status ${code ?? signal} before listening`,
+        exitCode: 1,
+      };
+      io.err(`streamgate serve: ${said.message}`);
+      stopAll(said.exitCode);
       return;
     }
     const now = Date.now();
@@ -151,36 +204,43 @@ export function runPrimary(argv: readonly string[], config: Config): Promise<num
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+
+  // Reload: the primary reads the configuration first, so an invalid one is reported once and never
+  // reaches the workers; a valid one is announced to every listening worker, which reads and applies it
+  // itself (keys never pass between processes). A worker started later reads the current files anyway.
+  const reloads = new ReloadRound(logger);
+  const reload = (why: string): void => {
+    if (stopping || source === undefined) return;
+    const read = source.load();
+    if (!read.ok) {
+      logReload(logger, why, { ok: false, problems: read.problems });
+      return;
+    }
+    const { restartNeeded } = effectiveConfig(config, read.config);
+    if (restartNeeded.length > 0) {
+      logger.warn(
+        { source: why, settings: restartNeeded },
+        `${restartNeeded.join(', ')} changed: takes effect at the next restart; the running values stay`,
+      );
+    }
+    const targets = live().filter((worker) => listening.has(worker.id));
+    reloads.start(
+      why,
+      targets.map((worker) => worker.id),
+    );
+    for (const worker of targets) worker.process.kill('SIGHUP');
+    watch.follow(read.config);
+  };
+  const onHangup = (): void => reload('SIGHUP');
+  process.on('SIGHUP', onHangup);
+  const watch = new PrimaryWatch(source, () => reload('file changed'));
+  watch.follow(config);
   void done.then(() => {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onHangup);
+    watch.close();
   });
-
-  if (config.admin !== undefined) {
-    const access = new AccessLog(logger, config.log.access, new AddressSet(config.trustedProxies));
-    const handler = adminHandler({
-      metrics: () => aggregator.clusterMetrics(),
-      contentType: aggregator.contentType,
-      healthy: () => !stopping && listening.size > 0,
-      begin: (req, res) => access.begin(req, res, requestId(req), performance.now()),
-      sent: noteBytes,
-      failed: (error) => logger.error({ err: error }, 'metrics scrape failed'),
-    });
-    listenAdmin(handler, config.admin.host, config.admin.port).then(
-      (bound) => {
-        adminListener = bound;
-        if (stopping) {
-          bound.server.close();
-          return;
-        }
-        logger.info({ adminUrl: bound.url }, `admin listening on ${bound.url}`);
-      },
-      (error: unknown) => {
-        logger.fatal({ err: error }, 'admin listener cannot start; stopping');
-        stopAll(1);
-      },
-    );
-  }
 
   for (let i = 0; i < config.workers; i += 1) cluster.fork();
   return done;
@@ -236,4 +296,71 @@ export function askPrimaryForMetrics(timeoutMs = 10_000): () => Promise<string> 
       });
       process.send?.({ type: 'streamgate:metrics', id });
     });
+}
+
+/** One reload announced to the workers: logs once when every one of them has answered. */
+class ReloadRound {
+  #waiting = new Set<number>();
+  #refused = 0;
+  #source = '';
+
+  constructor(readonly logger: Logger) {}
+
+  start(source: string, workers: readonly number[]): void {
+    this.#waiting = new Set(workers);
+    this.#refused = 0;
+    this.#source = source;
+    this.logger.info({ source, workers: workers.length }, 'reloading the configuration in every worker');
+    // None listening yet: those starting read the current files themselves.
+    if (workers.length === 0) this.#finishIfDone();
+  }
+
+  gone(worker: number): void {
+    if (this.#waiting.delete(worker)) this.#finishIfDone();
+  }
+
+  answered(worker: number, ok: boolean): void {
+    if (!this.#waiting.delete(worker)) return;
+    if (!ok) this.#refused += 1;
+    this.#finishIfDone();
+  }
+
+  #finishIfDone(): void {
+    if (this.#waiting.size > 0) return;
+    if (this.#refused === 0)
+      this.logger.info({ source: this.#source }, 'configuration reloaded in every worker');
+    else
+      this.logger.error(
+        { source: this.#source, refused: this.#refused },
+        'some workers refused the new configuration (see their lines); they keep the running one',
+      );
+  }
+}
+
+/** The primary polls the configuration's files when `reload.watch` says so (the workers do not). */
+class PrimaryWatch {
+  #watch: FileWatch | undefined;
+
+  constructor(
+    readonly source: ConfigSource | undefined,
+    readonly changed: () => void,
+  ) {}
+
+  follow(config: Config): void {
+    const source = this.source;
+    if (source === undefined || !config.reload.watch) {
+      this.close();
+      return;
+    }
+    if (this.#watch?.intervalMs !== config.reload.intervalMs) {
+      this.#watch?.close();
+      this.#watch = new FileWatch(config.reload.intervalMs, this.changed);
+    }
+    this.#watch.set(watchedFiles(config, source));
+  }
+
+  close(): void {
+    this.#watch?.close();
+    this.#watch = undefined;
+  }
 }

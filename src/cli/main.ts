@@ -1,9 +1,11 @@
 import { DEMO_HELP, runDemo } from '../demo/command.js';
+import { packageVersion } from '../version.js';
 import { DECRYPT_HELP, runDecrypt } from './decrypt.js';
 import { NGINX_CONFIG_HELP, runNginxConfig } from './nginx-config.js';
 import { REWRITE_HELP, runRewrite } from './rewrite.js';
 import { runServe, SERVE_HELP } from './serve.js';
 import { runSign, SIGN_HELP } from './sign.js';
+import { StartupError } from './startup.js';
 import { UsageError, type Io } from './usage.js';
 import { runVerify, VERIFY_HELP } from './verify.js';
 
@@ -22,6 +24,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
 export const HELP = `streamgate — token gateway for HLS and DASH
 
 Usage: streamgate <command> [options]
+       streamgate --version
 
 Commands:
   serve     run the gateway in front of an origin
@@ -50,6 +53,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     io.out(HELP);
     return name === undefined ? 2 : 0;
   }
+  if (name === '--version' || name === '-v') {
+    io.out(packageVersion());
+    return 0;
+  }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
     io.err(`streamgate: unknown command "${name}"\n\n${HELP}`);
@@ -62,6 +69,13 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       io.err(`streamgate ${name}: ${error.message}\nRun "streamgate ${name} --help" for usage.`);
       return 2;
     }
-    throw error;
+    if (error instanceof StartupError) {
+      io.err(`streamgate ${name}: ${error.message}`);
+      return error.exitCode;
+    }
+    // A fault of ours, not the user's: one line (EX_SOFTWARE); STREAMGATE_DEBUG=1 shows the stack.
+    io.err(`streamgate ${name}: internal error: ${error instanceof Error ? error.message : String(error)}`);
+    if (io.env.STREAMGATE_DEBUG === '1' && error instanceof Error && error.stack) io.err(error.stack);
+    return 70;
   }
 }

@@ -1,8 +1,23 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DestinationStream } from 'pino';
-import { loadConfig, parseWorkers, type Config, type ConfigOverrides } from '../config/index.js';
-import { createGateway, type Gateway, type GatewayOptions, type ListeningGateway } from '../gateway/index.js';
+import {
+  loadConfig,
+  parseWorkers,
+  type Config,
+  type ConfigOverrides,
+  type ConfigResult,
+} from '../config/index.js';
+import {
+  createGateway,
+  type Gateway,
+  type GatewayOptions,
+  type ListeningGateway,
+  type ReloadResult,
+} from '../gateway/index.js';
 import { runPrimary } from './cluster.js';
+import { FileWatch, reloadGateway, watchedFiles, type ConfigSource } from './reload.js';
+import { configProblems, ListenerError, listenFailure, serveListener } from './startup.js';
 import { SCHEME_NAMES } from '../tokens/registry.js';
 import { TOKEN_STRATEGIES } from '../config/index.js';
 import { asUsage, KEY_OPTIONS, parseSeconds, SCHEME_CHOICES, UsageError, type Io } from './usage.js';
@@ -34,6 +49,7 @@ rewritten so that nested requests carry valid tokens.
   --check             validate the configuration, print a summary and exit
 
 Settings are read from the file, then the environment, then the flags (later wins).
+SIGHUP reads them again (key files too) and applies them without a restart; SIGTERM stops gracefully.
 Example: streamgate serve --origin http://127.0.0.1:8081 --scheme gcore --secret-file key.txt`;
 
 export interface ServeOptions {
@@ -45,6 +61,14 @@ export interface ServeOptions {
   readonly gateway?: Pick<GatewayOptions, 'logFields' | 'metricsText'>;
   /** Bind the admin listener when the configuration has one (default true; a cluster's primary does). */
   readonly admin?: boolean;
+  /** Where the configuration came from: SIGHUP (and `reload.watch`) read it again and apply it. */
+  readonly source?: ConfigSource;
+  /** Poll the configuration's files when `reload.watch` says so (default true; a cluster's primary does). */
+  readonly watch?: boolean;
+  /** Called after each reload (a cluster worker tells the primary). */
+  readonly onReload?: (result: ReloadResult) => void;
+  /** File settings the environment or a flag replaced: a warn line each once listening. */
+  readonly overridden?: readonly string[];
 }
 
 export interface RunningServer {
@@ -56,6 +80,8 @@ export interface RunningServer {
   readonly done: Promise<number>;
   /** Graceful stop, as on SIGTERM. */
   stop(): Promise<void>;
+  /** Reads the configuration again and applies it, as on SIGHUP; undefined without a source or once stopping. */
+  reload(why: string): ReloadResult | undefined;
 }
 
 function parsePort(flag: string, value: string | undefined): number | undefined {
@@ -109,7 +135,10 @@ type ServeValues = {
 };
 
 /** Reads the flags and builds the configuration; a problem in either is reported and exits 2. */
-export function serveConfig(argv: string[], io: Io): { config: Config; check: boolean } | { help: true } {
+export function serveConfig(
+  argv: string[],
+  io: Io,
+): { config: Config; check: boolean; source: ConfigSource; overridden: readonly string[] } | { help: true } {
   const { values, positionals } = asUsage(() =>
     parseArgs({
       args: argv,
@@ -125,11 +154,19 @@ export function serveConfig(argv: string[], io: Io): { config: Config; check: bo
   if (values.help) return { help: true };
   if (positionals.length > 0)
     throw new UsageError(`serve takes no positional arguments (got "${positionals[0]}")`);
-  return { config: configFromFlags(values, io), check: values.check ?? false };
+  return { ...sourceFromFlags(values, io), check: values.check ?? false };
 }
 
 /** The configuration from the file, the environment and the `serve` flags (later wins). */
 export function configFromFlags(values: ServeValues, io: Io): Config {
+  return sourceFromFlags(values, io).config;
+}
+
+/** The configuration, how to read it again (a reload), and the file settings the flags or environment replaced. */
+function sourceFromFlags(
+  values: ServeValues,
+  io: Io,
+): { config: Config; source: ConfigSource; overridden: readonly string[] } {
   if (values.host === '') throw new UsageError('--host must not be empty');
   const flags: ConfigOverrides = {
     host: values.host,
@@ -156,13 +193,15 @@ export function configFromFlags(values: ServeValues, io: Io): Config {
   };
   if (flags.secrets?.some((secret) => secret === '')) throw new UsageError('--secret must not be empty');
   const file = values.config ?? (io.env.STREAMGATE_CONFIG || undefined);
-  const result = loadConfig({ file, env: io.env, flags });
-  if (!result.ok) {
-    throw new UsageError(
-      `invalid configuration (${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}):\n  ${result.problems.join('\n  ')}`,
-    );
-  }
-  return result.config;
+  // Reading the same sources again is how a reload (SIGHUP) sees changed files.
+  const load = (): ConfigResult => loadConfig({ file, env: io.env, flags });
+  const result = load();
+  if (!result.ok) throw configProblems(result.problems);
+  const files = [
+    ...(file === undefined ? [] : [resolve(file)]),
+    ...(flags.secretFiles ?? []).map((f) => resolve(f)),
+  ];
+  return { config: result.config, source: { load, files }, overridden: result.overridden ?? [] };
 }
 
 /** A summary of the configuration without any key material. */
@@ -184,7 +223,25 @@ export function describeConfig(config: Config): string[] {
 /** Starts a gateway and handles SIGTERM/SIGINT; the returned `done` settles once it has stopped. */
 export async function startServe(config: Config, options: ServeOptions = {}): Promise<RunningServer> {
   const gateway = createGateway(config, { logDestination: options.logDestination, ...options.gateway });
-  const listening = await gateway.listen();
+  // The admin listener first: if either port cannot be bound, nothing has served a request.
+  let admin: ListeningGateway | undefined;
+  if (config.admin !== undefined && options.admin !== false) {
+    try {
+      admin = await gateway.listenAdmin();
+    } catch (error) {
+      await gateway.close();
+      throw new ListenerError('admin', config.admin.host, config.admin.port, error);
+    }
+    gateway.logger.info({ adminUrl: admin.url }, `admin listening on ${admin.url}`);
+  }
+
+  let listening: ListeningGateway;
+  try {
+    listening = await gateway.listen();
+  } catch (error) {
+    await gateway.close();
+    throw new ListenerError('media', config.listen.host, config.listen.port, error);
+  }
   gateway.logger.info(
     {
       url: listening.url,
@@ -199,17 +256,7 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
     },
     `listening on ${listening.url}`,
   );
-  let admin: ListeningGateway | undefined;
-  if (config.admin !== undefined && options.admin !== false) {
-    try {
-      admin = await gateway.listenAdmin();
-    } catch (error) {
-      await gateway.close();
-      throw error;
-    }
-    gateway.logger.info({ adminUrl: admin.url }, `admin listening on ${admin.url}`);
-  }
-
+  for (const line of options.overridden ?? []) gateway.logger.warn({ setting: line }, line);
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => {
     resolveDone = resolve;
@@ -243,7 +290,35 @@ export async function startServe(config: Config, options: ServeOptions = {}): Pr
       for (const signal of signals) process.off(signal, onSignal);
     });
   }
-  return { gateway, listening, ...(admin === undefined ? {} : { admin }), done, stop };
+
+  const { source } = options;
+  const reload = (why: string): ReloadResult | undefined => {
+    if (source === undefined || stopping !== undefined) return undefined;
+    const result = reloadGateway(gateway, source.load, gateway.logger, why);
+    if (result.ok) follow(gateway.config);
+    options.onReload?.(result);
+    return result;
+  };
+  const changed = (): void => void reload('file changed');
+  let watch = new FileWatch(config.reload.intervalMs, changed);
+  const follow = (current: Config): void => {
+    if (current.reload.intervalMs !== watch.intervalMs) {
+      watch.close();
+      watch = new FileWatch(current.reload.intervalMs, changed);
+    }
+    if (source !== undefined && options.watch !== false && current.reload.watch) {
+      watch.set(watchedFiles(current, source));
+    } else watch.close();
+  };
+  follow(config);
+  if (source !== undefined && signals.length > 0) {
+    // SIGHUP's default action ends the process: with a source to reload from, it reloads instead.
+    const onHangup = (): void => void reload('SIGHUP');
+    process.on('SIGHUP', onHangup);
+    void done.then(() => process.off('SIGHUP', onHangup));
+  }
+  void done.then(() => watch.close());
+  return { gateway, listening, ...(admin === undefined ? {} : { admin }), done, stop, reload };
 }
 
 export async function runServe(argv: string[], io: Io): Promise<number> {
@@ -255,9 +330,22 @@ export async function runServe(argv: string[], io: Io): Promise<number> {
   if (parsed.check) {
     io.out('configuration ok');
     for (const line of describeConfig(parsed.config)) io.out(`  ${line}`);
+    for (const line of parsed.overridden) io.out(`  note: ${line}`);
     return 0;
   }
-  if (parsed.config.workers > 1) return runPrimary(argv, parsed.config);
-  const running = await startServe(parsed.config);
-  return running.done;
+  try {
+    if (parsed.config.workers > 1) {
+      return await runPrimary(argv, parsed.config, io, parsed.source, parsed.overridden);
+    }
+    const running = await startServe(parsed.config, { source: parsed.source, overridden: parsed.overridden });
+    return await running.done;
+  } catch (error) {
+    throw startFailure(error);
+  }
+}
+
+/** A listener that could not bind, as the one line `serve` prints; other errors unchanged. */
+export function startFailure(error: unknown): unknown {
+  if (!(error instanceof ListenerError)) return error;
+  return listenFailure(error.cause, serveListener(error.listener, error.host, error.port));
 }

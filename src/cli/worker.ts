@@ -1,7 +1,8 @@
 import cluster from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
-import { askPrimaryForMetrics } from './cluster.js';
-import { serveConfig, startServe } from './serve.js';
+import { askPrimaryForMetrics, type ClusterMessage } from './cluster.js';
+import { serveConfig, startFailure, startServe } from './serve.js';
+import { StartupError } from './startup.js';
 import { UsageError, type Io } from './usage.js';
 
 const io: Io = {
@@ -18,12 +19,22 @@ const io: Io = {
 async function runWorker(argv: string[]): Promise<number> {
   // SIGINT from a terminal reaches the whole process group; the primary relays it as SIGTERM.
   process.on('SIGINT', () => {});
+  // Reloads come from the primary once this worker listens; until then SIGHUP must not end it.
+  process.on('SIGHUP', () => {});
   const parsed = serveConfig(argv, io);
   if ('help' in parsed) return 0;
   const running = await startServe(parsed.config, {
     signals: ['SIGTERM'],
-    // The primary serves the admin listener for the whole cluster.
+    // The primary serves the admin listener for the whole cluster, and watches the files.
     admin: false,
+    watch: false,
+    source: parsed.source,
+    onReload: (result) => {
+      const report: ClusterMessage = result.ok
+        ? { type: 'streamgate:reloaded', ok: true }
+        : { type: 'streamgate:reloaded', ok: false, problems: result.problems };
+      if (process.connected) process.send?.(report);
+    },
     gateway: {
       logFields: { worker: cluster.worker?.id ?? 0, pid: process.pid },
       metricsText: askPrimaryForMetrics(),
@@ -44,8 +55,23 @@ runWorker(process.argv.slice(2)).then(
     if (process.connected) process.disconnect();
   },
   (error: unknown) => {
-    io.err(`streamgate worker: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = error instanceof UsageError ? 2 : 70;
-    if (process.connected) process.disconnect();
+    // The primary prints the one line for the whole gateway (every worker would say the same).
+    const failure = startFailure(error);
+    const known = failure instanceof StartupError || failure instanceof UsageError;
+    const message = failure instanceof Error ? failure.message : String(failure);
+    const exitCode = failure instanceof StartupError ? failure.exitCode : known ? 2 : 70;
+    process.exitCode = exitCode;
+    if (process.send === undefined || !process.connected) {
+      io.err(`streamgate worker: ${message}`);
+      return;
+    }
+    const report: ClusterMessage = {
+      type: 'streamgate:failed',
+      message: known ? message : `internal error in a worker: ${message}`,
+      exitCode,
+    };
+    process.send(report, undefined, undefined, () => {
+      if (process.connected) process.disconnect();
+    });
   },
 );

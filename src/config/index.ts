@@ -14,6 +14,7 @@ export {
 } from './load.js';
 export { configSchema, type ConfigInput, LOG_LEVELS, TOKEN_DENIALS, TOKEN_STRATEGIES } from './schema.js';
 export { AddressSet, parseCidr } from './cidr.js';
+export type { DenialLimitConfig, PolicyConfig } from './policy.js';
 
 import { resolveConfig, type Config } from './load.js';
 

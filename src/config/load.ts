@@ -5,7 +5,8 @@ import YAML from 'yaml';
 import type { ForwardUncovered, TokenStrategy } from '../tokens/strategy.js';
 import { definitionByName } from '../tokens/registry.js';
 import type { SchemeName } from '../tokens/scheme.js';
-import { formatIssues, formatPath } from './problems.js';
+import { policyProblems, resolvePolicy, type PolicyConfig } from './policy.js';
+import { formatIssues, formatPath, unreadable } from './problems.js';
 import {
   configSchema,
   TOKEN_DENIALS,
@@ -36,6 +37,8 @@ export interface ZoneConfig {
   readonly scheme: SchemeName;
   /** Accepted keys, signing key first. */
   readonly keys: readonly string[];
+  /** The absolute path the keys were read from (`secretFile`), watched by `reload.watch`. */
+  readonly secretFile?: string;
   readonly tokens: TokenStrategy;
   readonly bindIp: boolean;
   readonly playlistTtl: number;
@@ -59,6 +62,8 @@ export interface ZoneConfig {
   readonly schemeOptions?: unknown;
   /** Lower-case names of extra request headers sent to the origin. */
   readonly forwardHeaders: readonly string[];
+  /** Address, country and Referer lists and the denial limit, checked before the token. */
+  readonly policy?: PolicyConfig;
 }
 
 export interface Config {
@@ -84,13 +89,20 @@ export interface Config {
   };
   readonly timeouts: { readonly connectMs: number; readonly headersMs: number; readonly bodyMs: number };
   readonly shutdownGraceMs: number;
+  /** SIGHUP reloads; `watch` also polls the configuration's files every `intervalMs`. */
+  readonly reload: { readonly watch: boolean; readonly intervalMs: number };
   /** Processes serving the listening port (1: this process alone); `auto` resolved to the CPU count. */
   readonly workers: number;
   readonly zones: readonly ZoneConfig[];
 }
 
 export type ConfigResult =
-  | { readonly ok: true; readonly config: Config }
+  | {
+      readonly ok: true;
+      readonly config: Config;
+      /** Settings of the file that the environment or a flag replaced, one sentence each, for a warn line. */
+      readonly overridden?: readonly string[];
+    }
   | { readonly ok: false; readonly problems: readonly string[] };
 
 /** Settings given on the command line or in the environment; they override the file's. */
@@ -150,7 +162,7 @@ function readKeyFile(file: string): { keys: string[] } | { problem: string } {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    return { problem: `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})` };
+    return { problem: `cannot read ${file} (${unreadable(error)})` };
   }
   const keys = text.split(/\r?\n/).filter((line) => line.trim() !== '');
   return keys.length === 0 ? { problem: `${file} holds no key (one key per line)` } : { keys };
@@ -169,8 +181,9 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
       problems.push(`zones[${index}].secretEnv: environment variable ${zone.secretEnv} is not set or empty`);
     } else keys = [value];
   }
-  if (zone.secretFile !== undefined) {
-    const read = readKeyFile(resolve(baseDir, zone.secretFile));
+  const secretFile = zone.secretFile === undefined ? undefined : resolve(baseDir, zone.secretFile);
+  if (secretFile !== undefined) {
+    const read = readKeyFile(secretFile);
     if ('problem' in read) problems.push(`zones[${index}].secretFile: ${read.problem}`);
     else keys = read.keys;
   }
@@ -199,6 +212,7 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
     ...(zone.publicOrigin === undefined ? {} : { publicOrigin: new URL(zone.publicOrigin).origin }),
     scheme: zone.scheme,
     keys,
+    ...(secretFile === undefined ? {} : { secretFile }),
     tokens: zone.tokens,
     bindIp: zone.bindIp,
     playlistTtl: zone.playlistTtl,
@@ -219,6 +233,7 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
       : {}),
     ...(schemeOptions === undefined ? {} : { schemeOptions }),
     forwardHeaders: [...new Set(zone.forwardHeaders.map((name) => name.toLowerCase()))],
+    ...(zone.policy === undefined ? {} : { policy: resolvePolicy(zone.policy) }),
   };
   return { zone: resolved, problems };
 }
@@ -287,14 +302,17 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Con
   });
   const { listen, admin, trustedProxies, geo, cors, log, limits, timeouts, shutdownGraceMs, workers } =
     parsed.data;
+  const { reload } = parsed.data;
+  problems.push(...policyProblems(parsed.data.zones, geo));
   const database =
     geo.database === undefined ? undefined : resolve(options.baseDir ?? process.cwd(), geo.database);
   if (database !== undefined) {
     try {
       accessSync(database, constants.R_OK);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? String(error);
-      problems.push(`geo.database: cannot read ${database} (${code}); give a GeoLite2-Country .mmdb file`);
+      problems.push(
+        `geo.database: cannot read ${database} (${unreadable(error)}); give a GeoLite2-Country .mmdb file`,
+      );
     }
   }
   if (problems.length > 0) return { ok: false, problems };
@@ -312,6 +330,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Con
     limits: { ...limits },
     timeouts: { ...timeouts },
     shutdownGraceMs,
+    reload: { ...reload },
     workers: workers === 'auto' ? availableParallelism() : workers,
     zones,
   });
@@ -324,7 +343,7 @@ function parseYaml(file: string): { value: unknown } | { problems: string[] } {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    return { problems: [`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`] };
+    return { problems: [`${file}: cannot read the configuration file (${unreadable(error)})`] };
   }
   const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -439,14 +458,18 @@ function applyOverrides(raw: Record<string, unknown>, overrides: ConfigOverrides
   }
   if (overrides.secrets !== undefined || overrides.secretFiles !== undefined) {
     const keys = [...(overrides.secrets ?? [])];
+    let unread = false;
     for (const file of overrides.secretFiles ?? []) {
       const read = readKeyFile(file);
-      if ('problem' in read) problems.push(`--secret-file: ${read.problem}`);
-      else keys.push(...read.keys);
+      if ('problem' in read) {
+        problems.push(`--secret-file: ${read.problem}`);
+        unread = true;
+      } else keys.push(...read.keys);
     }
     delete zone.secretEnv;
     delete zone.secretFile;
-    zone.secrets = keys;
+    // A file that could not be read is the problem: an empty key list after it is not another one.
+    zone.secrets = keys.length === 0 && unread ? ['unread'] : keys;
   }
   raw.zones = [zone];
 }
@@ -469,6 +492,10 @@ export function loadConfig(options: LoadOptions = {}): ConfigResult {
   }
   const fromEnv = envOverrides(env);
   problems.push(...fromEnv.problems);
+  const overridden =
+    options.file === undefined
+      ? []
+      : overriddenSettings(raw, options.file, fromEnv.overrides, options.flags ?? {});
   applyOverrides(raw, fromEnv.overrides, problems);
   applyOverrides(raw, options.flags ?? {}, problems);
 
@@ -488,6 +515,56 @@ export function loadConfig(options: LoadOptions = {}): ConfigResult {
     env,
     baseDir: options.file === undefined ? process.cwd() : dirname(resolve(options.file)),
   });
-  if (problems.length === 0) return result;
+  if (problems.length === 0) return result.ok && overridden.length > 0 ? { ...result, overridden } : result;
   return { ok: false, problems: [...problems, ...(result.ok ? [] : result.problems)] };
+}
+
+/** The flag that sets each listener and process setting, for the sentences below. */
+const OVERRIDE_FLAGS = {
+  host: '--host',
+  port: '--port',
+  adminPort: '--admin-port',
+  logLevel: '--log-level',
+  workers: '--workers',
+} as const;
+
+/**
+ * Listener and process settings that the file gives and the environment or a flag replaces. A container
+ * image that sets STREAMGATE_PORT wins over the file's listen.port; that is said at start, not left to
+ * be found out.
+ */
+function overriddenSettings(
+  file: Record<string, unknown>,
+  path: string,
+  env: ConfigOverrides,
+  flags: ConfigOverrides,
+): string[] {
+  const section = (name: string): Record<string, unknown> => {
+    const value = file[name];
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  };
+  const inFile: Record<keyof typeof OVERRIDE_FLAGS, [string, unknown]> = {
+    host: ['listen.host', section('listen').host],
+    port: ['listen.port', section('listen').port],
+    adminPort: ['admin.port', section('admin').port],
+    logLevel: ['log.level', section('log').level],
+    workers: ['workers', file.workers],
+  };
+  const out: string[] = [];
+  for (const key of Object.keys(OVERRIDE_FLAGS) as Array<keyof typeof OVERRIDE_FLAGS>) {
+    const [field, value] = inFile[key];
+    if (value === undefined) continue;
+    const flag = flags[key];
+    const fromEnv = env[key];
+    const by =
+      flag !== undefined
+        ? `${OVERRIDE_FLAGS[key]} ${String(flag)}`
+        : fromEnv !== undefined
+          ? `${ENV_NAMES[key]}=${String(fromEnv)}`
+          : undefined;
+    if (by !== undefined && String(flag ?? fromEnv) !== String(value)) {
+      out.push(`${field}: ${String(value)} in ${path} is overridden by ${by}`);
+    }
+  }
+  return out;
 }

@@ -115,3 +115,19 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], schema: unknow
   }
   return lines;
 }
+
+/** Why a file could not be read, in words an operator acts on, from Node's error code. */
+export function unreadable(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file; check the path';
+    case 'EACCES':
+    case 'EPERM':
+      return "permission denied; let the gateway's user read it";
+    case 'EISDIR':
+      return 'a directory; give the file';
+    default:
+      return code ?? (error instanceof Error ? error.message : String(error));
+  }
+}

@@ -3,6 +3,7 @@ import { canonicalRequestPath } from '../tokens/path.js';
 import { SCHEME_DEFINITIONS, SCHEME_NAMES } from '../tokens/registry.js';
 import type { SchemeName } from '../tokens/scheme.js';
 import { parseCidr } from './cidr.js';
+import { policySchema } from './policy.js';
 
 /**
  * The one schema a configuration passes through, whatever it came from (YAML file, environment,
@@ -13,7 +14,7 @@ import { parseCidr } from './cidr.js';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const TOKEN_STRATEGIES = ['forward', 'mint', 'path', 'cookie'] as const;
 export const FORWARD_UNCOVERED = ['leave', 'path', 'mint'] as const;
-/** Denial reasons whose answer a zone may change; `path` (400) is never negotiable (SPEC §2). */
+/** Denial reasons whose answer a zone may change; `path` (400) is never negotiable (README, "Token rules"). */
 export const TOKEN_DENIALS = ['missing', 'malformed', 'invalid', 'rule', 'unsupported', 'expired'] as const;
 export type TokenDenial = (typeof TOKEN_DENIALS)[number];
 
@@ -198,6 +199,8 @@ const zoneFields = {
   dashLocation: z.boolean().default(true),
   /** Extra request headers sent to the origin (e.g. cookie); by default only media-related ones go. */
   forwardHeaders: z.array(checked(headerProblem)).default([]),
+  /** Who may ask at all, whatever the scheme: address, country and Referer lists; a denial limit. */
+  policy: policySchema.optional(),
 };
 
 /**
@@ -434,6 +437,13 @@ export const configSchema = z.strictObject({
     })
     .default({ connectMs: 5000, headersMs: 30_000, bodyMs: 30_000 }),
   shutdownGraceMs: z.int().min(0).max(3_600_000).default(10_000),
+  /** SIGHUP reloads the configuration; `watch` also polls its files (the file, key files, geo database). */
+  reload: z
+    .strictObject({
+      watch: z.boolean().default(false),
+      intervalMs: z.int().min(100).max(60_000).default(2000),
+    })
+    .default({ watch: false, intervalMs: 2000 }),
   // Processes serving the port (node:cluster); 'auto' is one per CPU the process may use.
   workers: z.union([z.int().min(1).max(256), z.literal('auto')]).default(1),
   zones: z.array(zoneSchema).min(1, {
@@ -472,6 +482,8 @@ export const FIELD_HINTS: Readonly<Record<string, string>> = {
   'log.access.sample': 'a share of successful requests to log, 0–1, e.g. 0.1',
   'limits.manifestMemoryBytes': 'bytes, e.g. 268435456 (256 MiB)',
   shutdownGraceMs: 'milliseconds, e.g. 10000',
+  'reload.watch': 'true or false',
+  'reload.intervalMs': 'milliseconds between checks of the files, 100–60000, e.g. 2000',
   workers: 'a number of processes 1–256, or auto (one per CPU)',
   zones: 'a list of zones, each with name, origin, scheme and secrets',
 };

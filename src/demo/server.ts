@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
+import { ListenerError } from '../cli/startup.js';
 import { configOrThrow } from '../config/index.js';
-import { createGateway } from '../gateway/index.js';
+import { createGateway, type ListeningGateway } from '../gateway/index.js';
 import { signTarget } from '../tokens/sign.js';
 import { schemeByName } from '../tokens/registry.js';
 import type { SchemeName } from '../tokens/scheme.js';
@@ -80,7 +82,7 @@ export interface DemoOptions {
   /** Port of the gateway; 0 picks a free one. */
   readonly gatewayPort?: number;
   readonly scheme?: SchemeName;
-  /** How the gateway tokenises nested URIs (SPEC §4); forward links are signed for their directory. */
+  /** How the gateway tokenises nested URIs (README, "The three token strategies"); forward links are signed for their directory. */
   readonly tokens?: 'mint' | 'forward';
   readonly segmentTtl?: number;
   readonly logLevel?: 'silent' | 'info' | 'warn' | 'debug';
@@ -111,6 +113,24 @@ function vendorFile(relative: string): string {
  */
 export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const host = options.host ?? '127.0.0.1';
+  // Whatever started is stopped again if a later part cannot: a failed demo must leave nothing running.
+  const started: Array<() => Promise<void>> = [];
+  const stopStarted = async (): Promise<void> => {
+    await Promise.all(started.splice(0).map((close) => close().catch(() => undefined)));
+  };
+  try {
+    return await startDemoParts(options, host, started);
+  } catch (error) {
+    await stopStarted();
+    throw error;
+  }
+}
+
+async function startDemoParts(
+  options: DemoOptions,
+  host: string,
+  started: Array<() => Promise<void>>,
+): Promise<Demo> {
   const schemeName = options.scheme ?? 'gcore';
   const scheme = schemeByName(schemeName)!;
   const tokens = options.tokens ?? 'mint';
@@ -118,18 +138,21 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const secret = randomBytes(18).toString('hex');
 
   const vod = await startStaticOrigin({ root: root('fixtures/media'), mount: '/vod', host });
+  started.push(() => vod.close());
   const live = await startLiveOrigin({
     sourceDir: root('fixtures/media/live-src'),
     dashSourceDir: root('fixtures/media/live-dash-src'),
     style: 'plain',
     host,
   });
+  started.push(() => live.close());
   const nimble = await startLiveOrigin({
     sourceDir: root('fixtures/media/live-src'),
     style: 'nimble',
     app: 'nimble',
     host,
   });
+  started.push(() => nimble.close());
   const zone = {
     scheme: schemeName,
     secrets: [secret],
@@ -147,7 +170,13 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     ],
   });
   const gateway = createGateway(config);
-  const listening = await gateway.listen();
+  started.push(() => gateway.close());
+  let listening: ListeningGateway;
+  try {
+    listening = await gateway.listen();
+  } catch (error) {
+    throw new ListenerError('gateway', host, config.listen.port, error);
+  }
   const gatewayUrl = listening.url.replace(/\/$/, '');
 
   const app = express();
@@ -155,7 +184,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   app.get('/api/streams', (_req, res) => {
     res.json(DEMO_STREAMS.map(({ id, title, type, live: isLive }) => ({ id, title, type, live: isLive })));
   });
-  // The publisher's backend: what the seeds' PHP snippets did, done with the library.
+  // The publisher's backend: what the vendors' PHP snippets do, done with the library.
   app.get('/api/sign', (req, res) => {
     const stream = DEMO_STREAMS.find((s) => s.id === req.query.stream);
     const ttl = Number(req.query.ttl ?? 3600);
@@ -188,11 +217,26 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   app.get('/embed', (_req, res) => res.sendFile(root('player-demo/embed.html')));
   app.use(express.static(root('player-demo'), { index: 'index.html' }));
 
-  const server = app.listen(options.port ?? 0, host);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
+  const pagePort = options.port ?? 0;
+  const server = createServer(app);
+  started.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(pagePort, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    throw new ListenerError('page', host, pagePort, error);
+  }
   const { port } = server.address() as AddressInfo;
 
   return {
@@ -204,6 +248,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await listening.close();
+      await gateway.close();
       await Promise.all([vod.close(), live.close(), nimble.close()]);
     },
   };

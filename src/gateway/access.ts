@@ -2,8 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { AddressSet } from '../config/index.js';
 import { clientAddress } from './client.js';
+import type { Span } from '@opentelemetry/api';
 import { redactTarget, type Logger } from './log.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { RequestTelemetry } from './telemetry.js';
 
 /**
  * The access log: one line per request, written when its response closes (finished, cut or abandoned),
@@ -26,6 +28,10 @@ export interface AccessNote {
   cache: string | undefined;
   /** Body bytes sent to the viewer. */
   bytes: number;
+  /** Milliseconds to the origin's response headers, when this request went to the origin itself. */
+  originMs: number | undefined;
+  /** The request's server span, when an OpenTelemetry SDK records them. */
+  readonly span: Span | undefined;
 }
 
 type Noted = ServerResponse & { [NOTE]?: AccessNote };
@@ -47,6 +53,8 @@ export class AccessLog {
     readonly logger: Logger,
     readonly settings: AccessLogSettings,
     readonly trusted: AddressSet,
+    /** The latency histogram and the span, measured where the line is written: once per request. */
+    readonly telemetry?: RequestTelemetry,
   ) {
     this.on = settings.enabled && logger.isLevelEnabled('info');
   }
@@ -81,7 +89,8 @@ export class AccessLog {
 
   /** Starts the note of one request; the line follows when the response closes. */
   begin(req: IncomingMessage, res: ServerResponse, id: string, started: number): void {
-    if (!this.on) return;
+    const telemetry = this.telemetry;
+    if (!this.on && telemetry === undefined) return;
     (res as Noted)[NOTE] = {
       id,
       started,
@@ -90,6 +99,8 @@ export class AccessLog {
       detail: undefined,
       cache: undefined,
       bytes: 0,
+      originMs: undefined,
+      span: telemetry?.start(req),
     };
     res.once('close', () => this.#write(req, res as Noted));
   }
@@ -101,6 +112,21 @@ export class AccessLog {
     // nginx's 499: the viewer closed the connection before any answer was sent.
     const status = res.headersSent ? res.statusCode : 499;
     const complete = res.writableFinished;
+    const ms = performance.now() - note.started;
+    const reason = note.reason === '' ? defaultReason(status) : note.reason;
+    this.telemetry?.finish(note.span, ms / 1000, {
+      method: req.method ?? '-',
+      zone: note.zone,
+      status,
+      reason,
+      cache: note.cache,
+      bytes: note.bytes,
+      originMs: note.originMs,
+      complete,
+      client: note.span === undefined ? undefined : clientAddress(req, this.trusted).ip,
+      target: () => redactTarget((req.url ?? '').slice(0, MAX_FIELD)),
+    });
+    if (!this.on) return;
     const sample = this.settings.sample;
     if (status < 400 && complete && sample < 1 && Math.random() >= sample) return;
     const agent = req.headers['user-agent'];
@@ -109,9 +135,9 @@ export class AccessLog {
       method: req.method,
       zone: note.zone,
       status,
-      reason: note.reason === '' ? defaultReason(status) : note.reason,
+      reason,
       bytes: note.bytes,
-      ms: Math.round((performance.now() - note.started) * 10) / 10,
+      ms: Math.round(ms * 10) / 10,
       ip: clientAddress(req, this.trusted).ip ?? '-',
       ua: agent === undefined ? '-' : agent.slice(0, MAX_AGENT),
       cache: note.cache ?? '-',
@@ -165,4 +191,20 @@ export function noteZone(res: ServerResponse, zone: string): void {
 export function noteCache(res: ServerResponse, outcome: string): void {
   const note = noteOf(res);
   if (note !== undefined) note.cache = outcome;
+}
+
+/** Time to the origin's response headers, for the span (milliseconds). */
+export function noteOrigin(res: ServerResponse, ms: number): void {
+  const note = noteOf(res);
+  if (note !== undefined) note.originMs = ms;
+}
+
+/** Adds the request's trace context to the headers sent to the origin, when a span is recorded. */
+export function traceOrigin(
+  res: ServerResponse,
+  telemetry: RequestTelemetry | undefined,
+  headers: Record<string, string>,
+): void {
+  const span = noteOf(res)?.span;
+  if (span !== undefined) telemetry?.inject(span, headers);
 }

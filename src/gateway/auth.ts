@@ -213,6 +213,15 @@ export function answerAuth(
   const clientIp = typeof realIp === 'string' ? canonicalIp(realIp) : client.ip;
   const forwardedProto = req.headers['x-forwarded-proto'];
   const config = zone.config;
+  // The zone's policy, as on the proxy path. Every refusal is a 403 here, a denial limit's too (with
+  // Retry-After): nginx's auth_request passes only 401 and 403 on, any other status becomes a 500.
+  const clock = Date.now();
+  const refusal = zone.policy?.check(req, { ...client, ip: clientIp }, rt.geo, clock);
+  if (refusal !== undefined) {
+    const retry = refusal.retryAfter === undefined ? {} : { 'retry-after': String(refusal.retryAfter) };
+    refuse(rt, res, id, zone, 403, refusal.reason, refusal.detail, target, retry);
+    return;
+  }
   const checked = checkRequest(target, {
     scheme: zone.scheme,
     keys: config.keys,
@@ -237,7 +246,11 @@ export function answerAuth(
   });
   const verdict = checked.verdict;
   if (!verdict.ok) {
-    refuseToken(rt, res, id, zone, verdict, target);
+    const hold = zone.policy?.noteDenial(clientIp, verdict.reason, clock) ?? 0;
+    if (hold > 0) {
+      const timer = setTimeout(() => refuseToken(rt, res, id, zone, verdict, target), hold);
+      res.once('close', () => clearTimeout(timer));
+    } else refuseToken(rt, res, id, zone, verdict, target);
     return;
   }
   if ((checked.path ?? '/').startsWith('/_streamgate/')) {

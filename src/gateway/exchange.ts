@@ -7,7 +7,7 @@ import {
   sniffManifest,
   type ManifestKind,
 } from '../manifest/index.js';
-import { countAnswer, noteBytes } from './access.js';
+import { countAnswer, noteBytes, noteOrigin } from './access.js';
 import { refuseOverBudget } from './body-budget.js';
 import { viewerResponseHeaders } from './headers.js';
 import { headerText } from './live-cache.js';
@@ -123,7 +123,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     headers: IncomingHttpHeaders,
   ): void {
     if (status < 200 || this.#mode !== Mode.Waiting) return;
-    this.rt.metrics.originLatency(this.zone.config.name, (performance.now() - this.#sent) / 1000);
+    const elapsed = performance.now() - this.#sent;
+    this.rt.metrics.originLatency(this.zone.config.name, elapsed / 1000);
+    noteOrigin(this.res, elapsed);
     this.#status = status;
     this.#headers = headers;
     if (status === 200 && this.originMethod === 'GET') {

@@ -26,15 +26,19 @@ import { Cors } from './cors.js';
 import { LiveCache } from './live-cache.js';
 import { createLogger, redactParam, redactTarget, type Logger } from './log.js';
 import { GatewayMetrics } from './metrics.js';
-import { createOriginPool } from './origin.js';
+import { describeChanges, effectiveConfig, OriginPools, type ReloadResult } from './reload.js';
+import { DenialLimiters, type DenialLimiter } from './policy.js';
 import { logDenial, proxyRequest } from './proxy.js';
 import { RewritePool } from './rewrite-pool.js';
+import { RequestTelemetry } from './telemetry.js';
+import { packageVersion } from '../version.js';
 import { sendText, type GatewayRuntime, type ZoneRuntime } from './runtime.js';
 import { ZoneRouter } from './zones.js';
 
 export { redactTarget } from './log.js';
 export { GatewayMetrics } from './metrics.js';
 export { classifyOriginError } from './origin.js';
+export type { ReloadResult } from './reload.js';
 
 export interface GatewayOptions {
   /** A pino logger to use instead of one built from `config.log`. */
@@ -78,10 +82,26 @@ export interface Gateway {
    */
   listenAdmin(address?: { host?: string; port?: number }): Promise<ListeningGateway>;
   /**
+   * Applies a new configuration (validated with the same schema; an invalid one is refused with every
+   * problem and the running one stays). Requests already running keep the configuration they arrived
+   * under, so streams in flight are never cut. Listening addresses, workers and limits need a restart:
+   * their running values stay, and `restartNeeded` names them.
+   */
+  reload(config: Config | ConfigInput): ReloadResult;
+  /**
    * Stops accepting connections, lets requests in flight finish for up to `shutdownGraceMs`, then cuts
    * what is left and closes the origin pools.
    */
   close(): Promise<void>;
+}
+
+/** One configuration's worth of request handling; see createGateway's `build`. */
+interface Generation {
+  readonly rt: GatewayRuntime;
+  readonly zones: readonly ZoneRuntime[];
+  readonly router: ZoneRouter<ZoneRuntime>;
+  /** The zones' denial limiters, adopted when the generation is swapped in. */
+  readonly limiters: Map<string, DenialLimiter>;
 }
 
 const ALLOW = 'GET, HEAD, OPTIONS';
@@ -108,31 +128,15 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
   const built = options.logger ?? createLogger(config.log.level, options.logDestination);
   const logger = options.logFields === undefined ? built : built.child(options.logFields);
   const metrics = new GatewayMetrics({ defaultMetrics: options.defaultMetrics ?? true });
-  const trusted = new AddressSet(config.trustedProxies);
-  const rt: GatewayRuntime = {
-    config,
-    logger,
-    debug: logger.isLevelEnabled('debug'),
-    metrics,
-    cache: new LiveCache(config.limits.cacheMaxEntries, config.limits.cacheMaxBytes),
-    cors: new Cors(config.cors.allowedOrigins),
-    trusted,
-    geo: new CountryLookup(config.geo),
-    access: new AccessLog(logger, config.log.access, trusted),
-    manifestMemory: new ManifestMemory(config.limits.manifestMemoryBytes),
-    rewritePool: new RewritePool(),
-  };
-  registerManifestMemoryMetrics(metrics.registry, rt.manifestMemory);
-  const zones: ZoneRuntime[] = config.zones.map((zone) => {
-    const scheme = schemeForZone(zone.scheme, zone.schemeOptions);
-    redactParam(scheme.params.token);
-    return {
-      config: zone,
-      scheme,
-      pool: createOriginPool(zone.origin, config.timeouts),
-      shareManifests: zone.cache.livePlaylists && zone.forwardHeaders.length === 0,
-    };
-  });
+  // Built once and kept across reloads: the live cache and the manifest memory budget are sized by
+  // limits, which need a restart; the rewrite threads serve every generation.
+  const cache = new LiveCache(config.limits.cacheMaxEntries, config.limits.cacheMaxBytes);
+  const manifestMemory = new ManifestMemory(config.limits.manifestMemoryBytes);
+  const rewritePool = new RewritePool();
+  registerManifestMemoryMetrics(metrics.registry, manifestMemory);
+  const pools = new OriginPools();
+  const denialLimiters = new DenialLimiters();
+  const telemetry = new RequestTelemetry(metrics.registry, packageVersion());
   // Which scheme, strategy and token transports each zone runs: labels read from the scheme's module.
   const info = new Gauge({
     name: 'streamgate_zone_info',
@@ -141,25 +145,64 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     registers: [metrics.registry],
     aggregator: 'first',
   });
-  for (const zone of zones) {
-    const { transports } = zone.scheme;
-    const where = [
-      transports.query.length > 0 || transports.bareQuery ? 'query' : '',
-      transports.pathSegment || transports.pathPrefix !== undefined ? 'path' : '',
-      transports.cookies.length > 0 ? 'cookie' : '',
-      transports.headers.length > 0 ? 'header' : '',
-    ].filter(Boolean);
-    info.set(
-      {
-        zone: zone.config.name,
-        scheme: zone.scheme.name,
-        tokens: zone.config.tokens,
-        transports: where.join(','),
-      },
-      1,
-    );
-  }
-  const router = new ZoneRouter(zones);
+  const describeZones = (zones: readonly ZoneRuntime[]): void => {
+    info.reset();
+    for (const zone of zones) {
+      const { transports } = zone.scheme;
+      const where = [
+        transports.query.length > 0 || transports.bareQuery ? 'query' : '',
+        transports.pathSegment || transports.pathPrefix !== undefined ? 'path' : '',
+        transports.cookies.length > 0 ? 'cookie' : '',
+        transports.headers.length > 0 ? 'header' : '',
+      ].filter(Boolean);
+      info.set(
+        {
+          zone: zone.config.name,
+          scheme: zone.scheme.name,
+          tokens: zone.config.tokens,
+          transports: where.join(','),
+        },
+        1,
+      );
+    }
+  };
+
+  /**
+   * Everything a request reads from the configuration, built as one generation. A request takes the
+   * current generation when it arrives and keeps it to its end; a reload swaps in the next one.
+   */
+  const build = (config: Config): Generation => {
+    const trusted = new AddressSet(config.trustedProxies);
+    const rt: GatewayRuntime = {
+      config,
+      logger,
+      debug: logger.isLevelEnabled('debug'),
+      metrics,
+      cache,
+      cors: new Cors(config.cors.allowedOrigins),
+      trusted,
+      geo: new CountryLookup(config.geo),
+      access: new AccessLog(logger, config.log.access, trusted, telemetry),
+      manifestMemory,
+      rewritePool,
+    };
+    const limiters = new Map<string, DenialLimiter>();
+    const zones: ZoneRuntime[] = config.zones.map((zone) => {
+      const scheme = schemeForZone(zone.scheme, zone.schemeOptions);
+      redactParam(scheme.params.token);
+      return {
+        config: zone,
+        scheme,
+        pool: pools.get(zone, config.timeouts),
+        shareManifests: zone.cache.livePlaylists && zone.forwardHeaders.length === 0,
+        policy: denialLimiters.policy(zone.name, zone.policy, limiters),
+      };
+    });
+    return { rt, zones, router: new ZoneRouter(zones), limiters };
+  };
+  let current = build(config);
+  denialLimiters.adopt(current.limiters);
+  describeZones(current.zones);
   let closing = false;
 
   /**
@@ -170,6 +213,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
    * for the `/_streamgate/` surface, which the caller hands to express.
    */
   const frontDoor = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const { rt, router } = current;
     const started = performance.now();
     const id = requestId(req);
     rt.access.begin(req, res, id, started);
@@ -270,7 +314,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     metrics: collect,
     contentType: metrics.registry.contentType,
     healthy: () => !closing,
-    begin: (req, res) => rt.access.begin(req, res, requestId(req), performance.now()),
+    begin: (req, res) => current.rt.access.begin(req, res, requestId(req), performance.now()),
     sent: noteBytes,
     failed: (error) => logger.error({ err: error }, 'metrics scrape failed'),
   });
@@ -304,15 +348,17 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     });
     // A viewer that stops reading keeps an origin connection paused; the idle timeout ends that. It
     // exceeds the origin's own allowances so that a held LL-HLS reload is not cut.
-    server.timeout = Math.max(config.timeouts.headersMs, config.timeouts.bodyMs) + 10_000;
+    const { timeouts } = current.rt.config;
+    server.timeout = Math.max(timeouts.headersMs, timeouts.bodyMs) + 10_000;
     // A CONNECT or unparseable bytes are answered after the responses still owed on the connection.
     server.on('connect', (req: IncomingMessage, socket: Duplex) => {
       refuseConnect(req, socket);
+      const { rt } = current;
       rt.access.outOfBand({
         method: 'CONNECT',
         status: 405,
         reason: 'method',
-        ip: clientAddress(req, trusted).ip,
+        ip: clientAddress(req, rt.trusted).ip,
         target: req.url ?? '',
         detail: 'method CONNECT',
       });
@@ -321,7 +367,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
       const status = answerClientError(error, socket);
       if (status === undefined) return;
       const peer = (socket as Socket).remoteAddress;
-      rt.access.outOfBand({
+      current.rt.access.outOfBand({
         status,
         reason: 'malformed',
         ip: peer === undefined ? undefined : canonicalIp(peer),
@@ -348,7 +394,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     server.closeIdleConnections();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, config.shutdownGraceMs);
+      timer = setTimeout(resolve, current.rt.config.shutdownGraceMs);
       timer.unref();
     });
     // Keep-alive connections whose last response just ended are idle now: close them as they appear.
@@ -367,10 +413,56 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     for (const server of adminServers) server.closeAllConnections();
     await Promise.all([...adminServers].map((server) => new Promise((resolve) => server.close(resolve))));
     adminServers.clear();
-    await Promise.all(zones.map((zone) => zone.pool.destroy()));
-    await rt.rewritePool.close();
-    rt.cache.clear();
+    await pools.destroyAll();
+    await rewritePool.close();
+    cache.clear();
   };
 
-  return { app, handle, config, metrics, logger, listen, listenAdmin, close };
+  const reload = (input: Config | ConfigInput): ReloadResult => {
+    if (closing) return { ok: false, problems: ['the gateway is shutting down'] };
+    let next: Config;
+    if (isValidatedConfig(input)) next = input;
+    else {
+      const result = resolveConfig(input);
+      if (!result.ok) return { ok: false, problems: result.problems };
+      next = result.config;
+    }
+    const running = current.rt.config;
+    const { config: effective, restartNeeded } = effectiveConfig(running, next);
+    // The level first: the generation reads it (debug lines, whether access lines are written).
+    const level = logger.level;
+    if (options.logger === undefined) logger.level = effective.log.level;
+    let generation: Generation;
+    try {
+      generation = build(effective);
+    } catch (error) {
+      logger.level = level;
+      pools.discardExcept(running);
+      if (error instanceof ConfigError) return { ok: false, problems: error.problems };
+      throw error;
+    }
+    const changes = describeChanges(running, effective);
+    current = generation;
+    denialLimiters.adopt(generation.limiters);
+    describeZones(generation.zones);
+    const idle = Math.max(effective.timeouts.headersMs, effective.timeouts.bodyMs) + 10_000;
+    for (const server of servers) server.timeout = idle;
+    // Requests of the old generation may still send to a retired pool until its timeouts have run.
+    pools.retireUnused(effective, 2 * idle);
+    return { ok: true, restartNeeded, changes };
+  };
+
+  return {
+    app,
+    handle,
+    get config() {
+      return current.rt.config;
+    },
+    metrics,
+    logger,
+    listen,
+    listenAdmin,
+    reload,
+    close,
+  };
 }

@@ -56,7 +56,7 @@ class LocalCounter {
 }
 
 /** A histogram family with fixed buckets, one label, kept the same way. */
-class LocalHistogram {
+export class LocalHistogram {
   readonly #series = new Map<string, { labels: Labels; counts: number[]; count: number; sum: number }>();
 
   constructor(

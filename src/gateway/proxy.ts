@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkRequest } from '../tokens/check.js';
 import type { Denial } from '../tokens/verdict.js';
-import { countAnswer, noteBytes, noteCache, noteZone } from './access.js';
+import { countAnswer, noteBytes, noteCache, noteZone, traceOrigin } from './access.js';
 import { clientAddress, type ParsedHost } from './client.js';
 import { refuseOverBudget } from './body-budget.js';
 import { ProxyExchange } from './exchange.js';
@@ -9,6 +9,7 @@ import { upstreamRequestHeaders, viewerResponseHeaders } from './headers.js';
 import { sharedFetch, type SharedOutcome } from './live-cache.js';
 import { redactTarget } from './log.js';
 import { manifestKindOfPath, serveManifest } from './manifest.js';
+import type { PolicyRefusal } from './policy.js';
 import {
   sendDenial,
   sendText,
@@ -49,8 +50,21 @@ function deny(rt: GatewayRuntime, res: ServerResponse, zone: ZoneRuntime | undef
   logDenial(rt, res, zone?.config.name ?? '-', status, denial.reason, denial.detail);
 }
 
+/** A request a zone's policy refuses: 403 with its reason, or 429 with Retry-After. */
+function refuse(rt: GatewayRuntime, res: ServerResponse, zone: string, refusal: PolicyRefusal): void {
+  const extra = refusal.retryAfter === undefined ? undefined : { 'retry-after': String(refusal.retryAfter) };
+  sendText(res, refusal.status, refusal.reason, extra);
+  logDenial(rt, res, zone, refusal.status, refusal.reason, refusal.detail);
+}
+
+/** Answers after `ms` (a slowed denial), or not at all if the viewer leaves first. */
+function later(res: ServerResponse, ms: number, answer: () => void): void {
+  const timer = setTimeout(answer, ms);
+  res.once('close', () => clearTimeout(timer));
+}
+
 /**
- * A GET or HEAD in origin form with a sane Host: pick the zone, check the path and the token (SPEC §2),
+ * A GET or HEAD in origin form with a sane Host: pick the zone, check the path and the token (README, "Token rules"),
  * and only then contact the origin — through the live manifest cache when the path names a manifest.
  */
 export function proxyRequest(
@@ -77,7 +91,14 @@ export function proxyRequest(
   const config = zone.config;
   noteZone(res, config.name);
   const client = clientAddress(req, rt.trusted);
-  const now = Math.floor(Date.now() / 1000);
+  const clock = Date.now();
+  const now = Math.floor(clock / 1000);
+  const policy = zone.policy;
+  const refusal = policy?.check(req, client, rt.geo, clock);
+  if (refusal !== undefined) {
+    refuse(rt, res, config.name, refusal);
+    return;
+  }
   const forwardedProto = client.viaTrustedProxy ? req.headers['x-forwarded-proto'] : undefined;
   const proto = forwardedProto === 'https' || (forwardedProto === undefined && isTls(req)) ? 'https' : 'http';
   const { transports } = zone.scheme;
@@ -103,7 +124,9 @@ export function proxyRequest(
   });
   const verdict = checked.verdict;
   if (!verdict.ok) {
-    deny(rt, res, zone, verdict);
+    const hold = policy?.noteDenial(client.ip, verdict.reason, clock) ?? 0;
+    if (hold > 0) later(res, hold, () => deny(rt, res, zone, verdict));
+    else deny(rt, res, zone, verdict);
     return;
   }
   const path = checked.path ?? '/';
@@ -141,6 +164,7 @@ export function proxyRequest(
     forwardedFor,
     requestId: id,
   });
+  traceOrigin(res, rt.access.telemetry, headers);
   if (manifestKind !== undefined && rt.manifestMemory.exhausted) {
     refuseOverBudget(rt, config.name, view, res, 'request');
     return;
@@ -176,7 +200,7 @@ function liveCacheKey(zone: ZoneRuntime, upstreamTarget: string): string {
 }
 
 /**
- * Live manifests (SPEC §4): a fresh cached copy is served at once; otherwise the viewer joins the
+ * Live manifests (docs/operations.md, "Live manifests"): a fresh cached copy is served at once; otherwise the viewer joins the
  * pending origin fetch for the same URL, or starts one. Only shareable answers are given to viewers
  * who did not ask for them; the others fetch their own.
  */

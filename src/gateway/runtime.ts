@@ -8,6 +8,7 @@ import type { ManifestMemory } from './body-budget.js';
 import type { Cors } from './cors.js';
 import type { CountryLookup } from './geo.js';
 import type { LiveCache } from './live-cache.js';
+import type { ZonePolicy } from './policy.js';
 import type { Logger } from './log.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { RewritePool } from './rewrite-pool.js';
@@ -18,6 +19,8 @@ export interface ZoneRuntime {
   readonly pool: Pool;
   /** Live manifests of this zone may be shared between viewers (cache on, no per-viewer headers). */
   readonly shareManifests: boolean;
+  /** The zone's `policy:` (address, country, Referer lists; denial limit), checked before the token. */
+  readonly policy?: ZonePolicy;
 }
 
 /** Everything a request handler needs, built once per gateway. */
@@ -76,7 +79,7 @@ export function sendText(
 }
 
 /**
- * SPEC §2: a denial names the reason class only. Path refusals are 400 whatever the zone says; token
+ * A denial names the reason class only, never the expected token (README, "Token rules"). Path refusals are 400 whatever the zone says; token
  * denials take the zone's status, or its redirect to a paywall page.
  */
 export function sendDenial(res: ServerResponse, zone: ZoneConfig | undefined, denial: Denial): number {

@@ -14,7 +14,7 @@ import type { PresentedToken, RequestFacts, SignTarget, TokenScheme, VerifyConte
 import { deny, type Grant, type Verdict } from './verdict.js';
 
 /**
- * Edgecast / Azure CDN Premium "ectoken" v3 (seed 004; Edgio/ectoken `ectoken.c` and its ports):
+ * Edgecast / Azure CDN Premium "ectoken" v3 (Azure CDN documentation, "Securing Azure CDN assets with token authentication"; Edgio/ectoken `ectoken.c` and its ports):
  * AES-256-GCM under SHA-256 of the key *text*, a random 12-byte IV, no additional data, and the token is
  * base64url-nopad(IV ‖ ciphertext ‖ 16-byte tag) over an `ec_*` query string.
  */
@@ -159,7 +159,7 @@ const list = (value: string | undefined): string[] | undefined =>
   value === undefined ? undefined : value.split(',');
 
 /**
- * Allow wins over deny (seed 004: "If a country code is present in both …, ec_country_allow takes
+ * Allow wins over deny (Azure's token authentication documentation: "If a country code is present in both …, ec_country_allow takes
  * precedence"). With an allow list, only what it names passes; with only a deny list, all but what it
  * names passes.
  */
@@ -197,7 +197,7 @@ export function prefixCovers(prefixes: readonly string[], path: string, ignoreCa
 }
 
 /** The referrer's host and path (protocol, userinfo and port dropped); undefined when unreadable. */
-function refererParts(referer: string): { host: string; path: string } | undefined {
+export function refererParts(referer: string): { host: string; path: string } | undefined {
   const absolute = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(referer) ? referer : `http://${referer}`;
   try {
     const url = new URL(absolute);
@@ -207,7 +207,7 @@ function refererParts(referer: string): { host: string; path: string } | undefin
   }
 }
 
-const isMissingEntry = (entry: string): boolean => entry === '' || entry.toLowerCase() === 'missing';
+export const isMissingEntry = (entry: string): boolean => entry === '' || entry.toLowerCase() === 'missing';
 
 /**
  * An `ec_ref_*` entry: a host, or host and path, that the referrer "starts with". The host must be the
@@ -215,7 +215,7 @@ const isMissingEntry = (entry: string): boolean => entry === '' || entry.toLower
  * which a plain string prefix would — and a path is a prefix of the referrer's path. A leading `*`
  * stands for any run of subdomain characters: `*.example.com` opens `a.b.example.com`, not `example.com`.
  */
-function refererMatches(entry: string, referer: { host: string; path: string }): boolean {
+export function refererMatches(entry: string, referer: { host: string; path: string }): boolean {
   if (isMissingEntry(entry) || entry.startsWith(' ')) return false;
   const slash = entry.indexOf('/');
   const hostPart = (slash === -1 ? entry : entry.slice(0, slash)).toLowerCase();
@@ -380,7 +380,7 @@ export function createEctokenScheme(options: EctokenOptions = {}): TokenScheme {
     if (!ruling.ok) return deny(ruling.rule === 'ec_url_allow' ? 'invalid' : 'rule', ruling.detail);
     // No ec_expire: no expiry (Edgecast). `ec_expire=0` is 1970, long gone.
     const expires = expireText === undefined ? Infinity : Number(expireText);
-    // Edgecast denies requests "after the expiration time"; SPEC §2 makes `now == expires` expired too.
+    // Edgecast denies requests "after the expiration time"; here `now == expires` is expired too (README, "Token rules").
     if (!(context.now < expires)) return deny('expired', `expired at ${expires}`);
     const prefixes = urlPrefixes(claims.values.get('ec_url_allow'), ignoreUrlCase) ?? ['/'];
     const grant: Grant = {

@@ -88,7 +88,7 @@ describe('CORS for browser players', () => {
   });
 });
 
-describe('SPEC §2: the client IP is the socket address, or X-Forwarded-For from a trusted proxy', () => {
+describe('the client IP is the socket address, or X-Forwarded-For from a trusted proxy', () => {
   const forIp = (ip: string) =>
     signUrl('/videos/video-1/seg-1.ts', { scheme: 'gcore', secret: SECRET, ttl: 60, ip });
 
@@ -352,7 +352,9 @@ describe('graceful shutdown', () => {
     const res = await request(`${gw.url}${signed('/videos/video-1/forever.ts')}`);
     const started = Date.now();
     await gw.close();
-    expect(Date.now() - started).toBeLessThan(2000);
+    // The 300 ms grace, not the 10 s default nor the stream's end (never): a bound far from both, so
+    // a loaded machine's slow timers do not make it fail.
+    expect(Date.now() - started).toBeLessThan(5000);
     await expect(res.body.text()).rejects.toThrow();
   });
 });

@@ -28,7 +28,7 @@ async function get(path: string, headers: Record<string, string> = {}, method: '
   return { status: res.statusCode, headers: res.headers, body };
 }
 
-describe('SPEC §1: a valid token is proxied to the origin, the body streamed unchanged', () => {
+describe('a valid token is proxied to the origin, the body streamed unchanged', () => {
   it('valid → 200 with a byte-identical body', async () => {
     const res = await get(signed('/videos/video-1/seg-1.ts'));
     expect(res.status).toBe(200);
@@ -41,7 +41,7 @@ describe('SPEC §1: a valid token is proxied to the origin, the body streamed un
     expect(origin.requests).toHaveLength(1);
   });
 
-  it('SPEC §2 key rotation: a token signed with a later key of the list is accepted', async () => {
+  it('key rotation: a token signed with a later key of the list is accepted', async () => {
     const url = signUrl('/videos/video-1/seg-1.ts', { scheme: 'gcore', secret: OLD_SECRET, ttl: 60 });
     expect((await get(url)).status).toBe(200);
   });
@@ -65,7 +65,7 @@ describe('SPEC §1: a valid token is proxied to the origin, the body streamed un
   });
 });
 
-describe('SPEC §2: denials are answered before the origin is contacted', () => {
+describe('denials are answered before the origin is contacted', () => {
   it('invalid → 403, naming the reason class only', async () => {
     const url = signed('/videos/video-1/seg-1.ts').replace(/md5=[^&]+/, 'md5=AAAAAAAAAAAAAAAAAAAAAA');
     const res = await get(url);
@@ -130,7 +130,7 @@ describe('SPEC §2: denials are answered before the origin is contacted', () => 
   });
 });
 
-describe('SPEC §1: ranges, HEAD and conditional requests pass through', () => {
+describe('ranges, HEAD and conditional requests pass through', () => {
   it('Range → 206 with the right bytes and Content-Range', async () => {
     const res = await get(signed('/videos/video-1/seg-1.ts'), { range: 'bytes=1000-1999' });
     expect(res.status).toBe(206);
@@ -183,7 +183,7 @@ describe('SPEC §1: ranges, HEAD and conditional requests pass through', () => {
   });
 });
 
-describe('SPEC §2: token parameters are removed, every other query parameter is kept byte for byte', () => {
+describe('token parameters are removed, every other query parameter is kept byte for byte', () => {
   it('other query parameters arrive at the origin unchanged and in order', async () => {
     const url = signed('/videos/video-1/seg-1.ts');
     const token = url.split('?')[1] ?? '';
@@ -268,7 +268,7 @@ describe('RFC 9110 §7.6.1: hop-by-hop headers are dropped both ways', () => {
   });
 });
 
-describe('SPEC §1: origin failures', () => {
+describe('origin failures', () => {
   it('origin down → 502 with one log line', async () => {
     const closed = await new Promise<number>((resolve) => {
       const probe = createServer();
@@ -308,7 +308,8 @@ describe('SPEC §1: origin failures', () => {
       const res = await request(`${slow.url}${signed('/videos/video-1/slow.ts')}`);
       expect(res.statusCode).toBe(504);
       expect(await res.body.text()).toContain('origin headers timeout');
-      expect(Date.now() - started).toBeLessThan(3000);
+      // The 300 ms headersMs, not the 30 s default: a bound far from both, for a loaded machine.
+      expect(Date.now() - started).toBeLessThan(10_000);
     } finally {
       await slow.close();
     }
@@ -352,7 +353,7 @@ describe('SPEC §1: origin failures', () => {
   });
 });
 
-describe('SPEC §2 denial settings per zone', () => {
+describe('denial settings per zone', () => {
   it('a zone can answer denials with a 302 to a paywall page, and change statuses', async () => {
     const paywall = await startGateway(origin.url, {
       denial: {

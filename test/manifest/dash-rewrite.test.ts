@@ -27,7 +27,7 @@ function grantValue(value: string): Tokenizer {
 
 const parser = new XMLParser({ ignoreAttributes: false, parseTagValue: false, parseAttributeValue: false });
 
-describe('SPEC §4: a URI that already has a query string keeps it; the token parameters are added to it', () => {
+describe('a URI that already has a query string keeps it; the token parameters are added to it', () => {
   it('keeps an existing &amp; and writes the new separator as &amp; in an attribute', () => {
     const text = mpd(
       '<Period><AdaptationSet><SegmentList><SegmentURL media="s.m4s?a=1&amp;b=2"/></SegmentList></AdaptationSet></Period>',
@@ -226,7 +226,7 @@ describe('what the tokenizer is told about templates', () => {
 });
 
 describe('other token forms', () => {
-  it('applies path grants (SPEC §3 path-embedded tokens) to absolute and root-relative URIs', () => {
+  it('applies path grants (path-embedded tokens) to absolute and root-relative URIs', () => {
     const grant: TokenGrant = { kind: 'path', afterPath: '/vod/', segment: '~tk~1700000000' };
     const text = mpd(
       '<Period><AdaptationSet><SegmentTemplate media="/vod/show/$Number$.m4s"/>' +
@@ -246,7 +246,7 @@ describe('other token forms', () => {
   });
 });
 
-describe('SPEC §4: a directory BaseURL naming the upstream origin sends the player to the gateway, never around it', () => {
+describe('a directory BaseURL naming the upstream origin sends the player to the gateway, never around it', () => {
   const UPSTREAM = 'http://origin.internal:8081';
   /** The strategies' rule (src/tokens/strategy.ts): the upstream origin is rebased, other hosts declined. */
   const upstreamAware =
@@ -292,7 +292,7 @@ describe('SPEC §4: a directory BaseURL naming the upstream origin sends the pla
     expect(result.skipped).toEqual([{ site: 'SegmentURL@media', uri: 's.m4s', reason: 'declined' }]);
   });
 
-  it('SPEC §3: a path grant puts the token segment into a directory BaseURL, so relative URIs below inherit it', () => {
+  it('a path grant puts the token segment into a directory BaseURL, so relative URIs below inherit it', () => {
     const path = upstreamAware((target) => ({
       kind: 'path',
       afterPath: '/vod/',
@@ -331,7 +331,7 @@ describe('SPEC §4: a directory BaseURL naming the upstream origin sends the pla
   });
 });
 
-describe('SPEC §4, a token is never sent to a third party: not even through a BaseURL the player fails over to', () => {
+describe('a token is never sent to a third party: not even through a BaseURL the player fails over to', () => {
   const UPSTREAM = 'http://origin.internal:8081';
   /** The strategies' rule (src/tokens/strategy.ts): gateway granted, upstream rebased, others declined. */
   const strategyLike =
@@ -510,7 +510,7 @@ describe('DASH-IF content steering: the ContentSteering server URL is a site, re
   });
 });
 
-describe('SPEC §4: data: URIs and non-http schemes are left alone and reported', () => {
+describe('data: URIs and non-http schemes are left alone and reported', () => {
   it('reports data:, urn: (xlink resolve-to-zero) and unknown entities, and leaves their bytes', () => {
     const text = mpd(
       '<Period xmlns:xlink="http://www.w3.org/1999/xlink" xlink:href="urn:mpeg:dash:resolve-to-zero:2013"/>' +
@@ -666,7 +666,7 @@ describe('hostile shapes', () => {
       `<Period><SegmentList>${'<SegmentURL media="s.m4s"/>'.repeat(5000)}</SegmentList>` +
         `${'<AdaptationSet><Representation id="a" bandwidth="1"/></AdaptationSet>'.repeat(2000)}</Period>`,
     );
-    const start = performance.now();
+    const cpuStart = process.cpuUsage();
     const result = rewriteDash(text, {
       manifestUrl: MANIFEST_URL,
       tokenize: testTokenizer(),
@@ -674,8 +674,10 @@ describe('hostile shapes', () => {
     });
     expect(result.rewritten).toBe(2000);
     expect(result.text).not.toContain('s.m4s?');
-    // Quadratic bookkeeping (5,000 × 2,000) took seconds here.
-    expect(performance.now() - start).toBeLessThan(2000);
+    // Quadratic bookkeeping (5,000 × 2,000) took seconds here. CPU time, not wall time: on a shared
+    // machine the wall clock also counts the other processes' turns.
+    const used = process.cpuUsage(cpuStart);
+    expect((used.user + used.system) / 1000).toBeLessThan(2000);
   });
 });
 

@@ -23,20 +23,40 @@ const MASTER = ['#EXTM3U', '#EXT-X-STREAM-INF:BANDWIDTH=1000', 'index.m3u8', '']
 const UA = 'TestPlayer/1.0 (logging-gaps)';
 
 let origin: TestOrigin;
+let held: Promise<void> = Promise.resolve();
+
+/** Holds the origin's live playlist until the returned function is called. */
+function hold(): () => void {
+  let release: () => void = () => {};
+  held = new Promise((resolve) => (release = resolve));
+  return () => {
+    release();
+    held = Promise.resolve();
+  };
+}
+
+/** Resolves once `ready` holds; asks again every 10 ms (10 s at most: the limit for a hang only). */
+async function until(ready: () => boolean | Promise<boolean>): Promise<void> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+    if (await ready()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('the condition did not come true within 10 s');
+}
 
 beforeAll(async () => {
   origin = await TestOrigin.start();
   origin.file('/live/seg-1.ts', { body: SEGMENT, type: 'video/mp2t' });
   origin.file('/live/master.m3u8', { body: MASTER, type: 'application/vnd.apple.mpegurl' });
   origin.route('/live/index.m3u8', (_req, res) => {
-    // Slow enough that two viewers asking together share one fetch.
-    setTimeout(() => {
+    // Held while a test needs two viewers to share one fetch (see `hold`), however slow the machine.
+    void held.then(() => {
       res.writeHead(200, {
         'content-type': 'application/vnd.apple.mpegurl',
         'content-length': String(LIVE.length),
       });
       res.end(LIVE);
-    }, 100);
+    });
   });
   origin.file('/vod/index.m3u8', { body: LIVE, type: 'application/vnd.apple.mpegurl' });
   origin.route('/live/broken.ts', (_req, res) => res.socket?.destroy());
@@ -82,12 +102,9 @@ const sign = (path: string): string => signed(path, { secret: 'k1' });
 
 /** The access lines of one request id; the access line is written when the response closes. */
 async function accessLines(lines: () => Line[], id: string): Promise<Line[]> {
-  for (let i = 0; i < 50; i += 1) {
-    const found = lines().filter((line) => line.reqId === id && line.msg === 'access');
-    if (found.length > 0) return found;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return [];
+  const of = (): Line[] => lines().filter((line) => line.reqId === id && line.msg === 'access');
+  await until(() => of().length > 0).catch(() => undefined);
+  return of();
 }
 
 describe('one access line per request', () => {
@@ -98,12 +115,19 @@ describe('one access line per request', () => {
 
       const media = await ask('media', sign('/live/seg-1.ts'));
       const direct = await ask('direct', sign('/vod/index.m3u8'));
-      const [miss, coalesced] = await Promise.all([
-        ask('miss', sign('/live/index.m3u8')),
-        new Promise((resolve) => setTimeout(resolve, 20)).then(() =>
-          ask('coalesced', sign('/live/index.m3u8')),
-        ),
-      ]);
+      // The second viewer joins the first one's fetch: the origin answers only once the gateway has
+      // counted it as coalesced.
+      const release = hold();
+      const missing = ask('miss', sign('/live/index.m3u8'));
+      await until(() => origin.requests.some((request) => request.url.startsWith('/live/index.m3u8')));
+      const joining = ask('coalesced', sign('/live/index.m3u8'));
+      await until(async () =>
+        (await httpGet(url, '/_streamgate/metrics')).body
+          .toString()
+          .includes('streamgate_manifest_cache_total{zone="live",result="coalesced"} 1'),
+      );
+      release();
+      const [miss, coalesced] = await Promise.all([missing, joining]);
       const hit = await ask('hit', sign('/live/index.m3u8'));
       const master = await ask('master', sign('/live/master.m3u8'));
       await ask('head', sign('/vod/index.m3u8'), 'HEAD');
@@ -165,9 +189,9 @@ describe('one access line per request', () => {
           socket.write(bytes);
         });
       }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      const access = lines().filter((line) => line.msg === 'access');
-      expect(access).toEqual([
+      const access = (): Line[] => lines().filter((line) => line.msg === 'access');
+      await until(() => access().length >= 2);
+      expect(access()).toEqual([
         expect.objectContaining({ method: 'CONNECT', status: 405, reason: 'method', ip: '127.0.0.1' }),
         expect.objectContaining({ status: 400, reason: 'malformed', ip: '127.0.0.1' }),
       ]);
@@ -177,14 +201,14 @@ describe('one access line per request', () => {
 
 describe('log.access settings', () => {
   async function run(log: NonNullable<ConfigInput['log']>): Promise<Line[]> {
-    let found: Line[] = [];
+    let read: () => Line[] = () => [];
     await withGateway(log, async (url, lines) => {
       for (let i = 0; i < 20; i += 1) await httpGet(url, sign('/live/seg-1.ts'));
       await httpGet(url, '/live/seg-1.ts');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      found = lines().filter((line) => line.msg === 'access');
+      read = lines;
     });
-    return found;
+    // Read once the gateway has closed: every response has closed too, so every line is written.
+    return read().filter((line) => line.msg === 'access');
   }
 
   it('sample: 0 keeps denials and failures only', async () => {

@@ -14,6 +14,8 @@ import { httpGet, signed, startGateway, TestOrigin, SECRET } from '../integratio
 const cli = new URL('../../bin/streamgate.js', import.meta.url).pathname;
 
 let origin: TestOrigin;
+let releaseSlow: () => void = () => {};
+const slowHeld = new Promise<void>((resolve) => (releaseSlow = resolve));
 
 beforeAll(async () => {
   origin = await TestOrigin.start();
@@ -21,7 +23,8 @@ beforeAll(async () => {
   origin.route('/videos/slow.ts', (_req, res) => {
     res.writeHead(200, { 'content-type': 'video/mp2t', 'content-length': '20' });
     res.write('0123456789');
-    setTimeout(() => res.end('0123456789'), 600);
+    // The second half waits for the test: the stream is in flight for as long as it needs.
+    void slowHeld.then(() => res.end('0123456789'));
   });
 });
 afterAll(async () => {
@@ -83,6 +86,7 @@ describe('admin listener (library)', () => {
     const closing = gw.close();
     const health = await httpGet(admin.url, '/_streamgate/healthz');
     expect(health.status).toBe(503);
+    releaseSlow();
     expect(await stream.body.text()).toBe('01234567890123456789');
     await closing;
   });
@@ -156,25 +160,29 @@ describe('serve --admin-port (real CLI)', () => {
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
-  }, 20_000);
+  }, 60_000);
 
-  it('--check shows the admin listener; a bad --admin-port or STREAMGATE_ADMIN_PORT is refused', () => {
-    const zone = ['--origin', 'http://127.0.0.1:9', '--scheme', 'gcore', '--secret', 'k'];
-    const check = spawnSync('node', [cli, 'serve', ...zone, '--admin-port', '9090', '--check'], {
-      encoding: 'utf8',
-    });
-    expect(check.status).toBe(0);
-    expect(check.stdout).toContain('admin 127.0.0.1:9090 (metrics and health; not on the media port)');
-    const bad = spawnSync('node', [cli, 'serve', ...zone, '--admin-port', '99999', '--check'], {
-      encoding: 'utf8',
-    });
-    expect(bad.status).toBe(2);
-    expect(bad.stderr).toContain('--admin-port must be a port number 0–65535');
-    const env = spawnSync('node', [cli, 'serve', ...zone, '--check'], {
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH, STREAMGATE_ADMIN_PORT: 'x' },
-    });
-    expect(env.status).toBe(2);
-    expect(env.stderr).toContain('STREAMGATE_ADMIN_PORT: must be a port number');
-  });
+  it(
+    '--check shows the admin listener; a bad --admin-port or STREAMGATE_ADMIN_PORT is refused',
+    { timeout: 60_000 },
+    () => {
+      const zone = ['--origin', 'http://127.0.0.1:9', '--scheme', 'gcore', '--secret', 'k'];
+      const check = spawnSync('node', [cli, 'serve', ...zone, '--admin-port', '9090', '--check'], {
+        encoding: 'utf8',
+      });
+      expect(check.status).toBe(0);
+      expect(check.stdout).toContain('admin 127.0.0.1:9090 (metrics and health; not on the media port)');
+      const bad = spawnSync('node', [cli, 'serve', ...zone, '--admin-port', '99999', '--check'], {
+        encoding: 'utf8',
+      });
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toContain('--admin-port must be a port number 0–65535');
+      const env = spawnSync('node', [cli, 'serve', ...zone, '--check'], {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, STREAMGATE_ADMIN_PORT: 'x' },
+      });
+      expect(env.status).toBe(2);
+      expect(env.stderr).toContain('STREAMGATE_ADMIN_PORT: must be a port number');
+    },
+  );
 });
