@@ -124,7 +124,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
   };
   registerManifestMemoryMetrics(metrics.registry, rt.manifestMemory);
   const zones: ZoneRuntime[] = config.zones.map((zone) => {
-    const scheme = schemeForZone(zone.scheme, zone.schemeOptions);
+    const scheme = schemeForZone(zone.scheme, zone.schemeOptions, { pathTokens: zone.pathTokens });
     redactParam(scheme.params.token);
     return {
       config: zone,
