@@ -19,10 +19,12 @@ import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/index.js';
 import { INLINE_REWRITE_CHARS } from '../../src/gateway/rewrite-pool.js';
+import { rewriteDash } from '../../src/manifest/dash/index.js';
 import { checkRequest } from '../../src/tokens/check.js';
 import { gcore } from '../../src/tokens/gcore.js';
 import { withPathTokensOff } from '../../src/tokens/path-form.js';
 import { schemeForZone } from '../../src/tokens/registry.js';
+import { createTokenizer, type ForwardUncovered, type TokenStrategy } from '../../src/tokens/strategy.js';
 import type { PresentedToken, SignTarget, TokenScheme, VerifyContext } from '../../src/tokens/scheme.js';
 import type { Grant } from '../../src/tokens/verdict.js';
 import {
@@ -368,6 +370,53 @@ describe('manifests in a mint zone without path tokens carry no path form', () =
       expect(String(warnings[0]?.msg)).toMatch(/^mint: templates naming one directory per Representation/);
       expect(warnings[0]?.uncovered).toBe(2);
     });
+  });
+});
+
+describe('no strategy writes a path form with the path form off (the tokenizer, as the library calls it)', () => {
+  const now = nowSeconds();
+  const grantFor = (target: string): Grant => {
+    const { verdict } = checkRequest(target, { scheme: gcore, keys: [SECRET], now });
+    if (!verdict.ok) throw new Error(verdict.detail);
+    return verdict;
+  };
+  const fileGrant = grantFor(signed('/videos/show/small.mpd'));
+  const directoryGrant = grantFor(signed('/videos/show/small.mpd', { dir: true }));
+  const PATH_FORM = /~[A-Za-z0-9_-]{22}~\d+\//;
+  const cases: Array<[string, TokenStrategy, ForwardUncovered, Grant, string]> = [
+    ['mint', 'mint', 'leave', fileGrant, mpd()],
+    ['forward, forwardUncovered: path', 'forward', 'path', directoryGrant, mpd()],
+    ['forward, forwardUncovered: mint', 'forward', 'mint', directoryGrant, mpd()],
+    [
+      "forward, a leaf BaseURL in the viewer's directory",
+      'forward',
+      'leave',
+      directoryGrant,
+      mpd().replace('audio/a0.mp4', 'a0.mp4'),
+    ],
+  ];
+
+  it.each(cases)('%s', (_label, strategy, forwardUncovered, incoming, text) => {
+    const written = (scheme: TokenScheme) =>
+      rewriteDash(text, {
+        manifestUrl: new URL('https://gw.example/videos/show/small.mpd'),
+        tokenize: createTokenizer({
+          strategy,
+          scheme,
+          signingKey: SECRET,
+          incoming,
+          now,
+          playlistTtl: 3600,
+          segmentTtl: 60,
+          staticManifest: true,
+          publicOrigin: 'https://gw.example',
+          forwardUncovered,
+        }),
+      }).text;
+    expect(written(gcore)).toMatch(PATH_FORM);
+    const off = written(withPathTokensOff(gcore));
+    expect(off).not.toMatch(PATH_FORM);
+    expect(off).not.toContain('~');
   });
 });
 
