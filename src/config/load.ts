@@ -41,6 +41,8 @@ export interface ZoneConfig {
   readonly secretFile?: string;
   readonly tokens: TokenStrategy;
   readonly bindIp: boolean;
+  /** The zone reads path-embedded tokens and writes them into manifests (src/tokens/path-form.ts). */
+  readonly pathTokens: boolean;
   readonly playlistTtl: number;
   readonly segmentTtl: number;
   readonly denial: DenialConfig;
@@ -215,6 +217,7 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
     ...(secretFile === undefined ? {} : { secretFile }),
     tokens: zone.tokens,
     bindIp: zone.bindIp,
+    pathTokens: zone.pathTokens,
     playlistTtl: zone.playlistTtl,
     segmentTtl: zone.segmentTtl,
     denial: {

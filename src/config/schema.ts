@@ -169,6 +169,14 @@ const zoneFields = {
     .enum(TOKEN_STRATEGIES, { error: `must be one of ${TOKEN_STRATEGIES.join(', ')}` })
     .default('mint'),
   bindIp: z.boolean().default(false),
+  /**
+   * Whether the zone accepts path-embedded tokens (`/dir/~TOKEN~EXPIRES/…`, Bunny's `/bcdn_token=…/`)
+   * and writes them into manifests. A path token opens its directory's whole subtree and is signed
+   * like a directory token for that directory, so false is for zones whose directory tokens must open
+   * only the files directly in the directory (README "Token rules"). Schemes without a path form
+   * never take one, whatever this says.
+   */
+  pathTokens: z.boolean().default(true),
   playlistTtl: seconds(14_400),
   segmentTtl: seconds(60),
   denial: denialSchema.default({ status: {}, redirectStatus: 302 }),
@@ -246,6 +254,7 @@ export const zoneSchema = z
       dashUrlParams: boolean;
       forwardUncovered: string;
       dashSessionRedirect: boolean;
+      pathTokens: boolean;
     };
     const definition = SCHEME_DEFINITIONS.find((candidate) => candidate.name === zone.scheme);
     if (definition === undefined) return;
@@ -278,6 +287,13 @@ export const zoneSchema = z
         path: ['forwardUncovered'],
         message: `${definition.name} tokens have no path form; use forwardUncovered: mint or leave`,
       });
+    } else if (zone.forwardUncovered === 'path' && !zone.pathTokens) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['forwardUncovered'],
+        message:
+          "writes the viewer's token in path form, which pathTokens: false refuses; use forwardUncovered: mint or leave, or set pathTokens: true",
+      });
     }
     if (zone.dashSessionRedirect && zone.tokens !== 'mint') {
       ctx.addIssue({
@@ -305,6 +321,13 @@ export const zoneSchema = z
           code: 'custom',
           path: ['tokens'],
           message: `${definition.name} tokens do not travel in the path; use tokens: mint or forward`,
+        });
+      } else if (zone.tokens === 'path' && !zone.pathTokens) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tokens'],
+          message:
+            'tokens: path needs tokens in the path, which pathTokens: false refuses; use tokens: mint or forward, or set pathTokens: true',
         });
       }
       if (zone.tokens === 'cookie' && transports.cookies.length === 0) {
@@ -474,6 +497,7 @@ export const FIELD_HINTS: Readonly<Record<string, string>> = {
   'zones[].origin': 'an http(s) URL without path or query, e.g. http://127.0.0.1:8081',
   'zones[].secrets': 'a list of keys, signing key first, e.g. [s3cret]',
   'zones[].bindIp': 'true or false',
+  'zones[].pathTokens': 'true or false',
   'zones[].playlistTtl': 'seconds, e.g. 14400',
   'zones[].segmentTtl': 'seconds, e.g. 60',
   'zones[].pathPrefix': 'a path such as / or /videos',

@@ -188,7 +188,7 @@ export function createGateway(input: Config | ConfigInput, options: GatewayOptio
     };
     const limiters = new Map<string, DenialLimiter>();
     const zones: ZoneRuntime[] = config.zones.map((zone) => {
-      const scheme = schemeForZone(zone.scheme, zone.schemeOptions);
+      const scheme = schemeForZone(zone.scheme, zone.schemeOptions, { pathTokens: zone.pathTokens });
       redactParam(scheme.params.token);
       return {
         config: zone,

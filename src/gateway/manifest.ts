@@ -167,6 +167,7 @@ function rewriteJob(
       strategy: config.tokens,
       scheme: config.scheme,
       schemeOptions: config.schemeOptions,
+      pathTokens: config.pathTokens,
       signingKey: config.keys[0] ?? '',
       incoming: view.grant,
       now: view.now,
@@ -196,7 +197,7 @@ function rewriteJob(
 
 /** A rewrite on the event loop: for manifests short enough that a thread would cost more. */
 function rewriteInline(zone: ZoneRuntime, job: RewriteJob): RewriteOutcome & { text?: string } {
-  const { scheme: _name, schemeOptions: _options, ...context } = job.context;
+  const { scheme: _name, schemeOptions: _options, pathTokens: _pathTokens, ...context } = job.context;
   const tokenize = createTokenizer({ ...context, scheme: zone.scheme });
   const result = rewriteManifest(job.kind, job.text, {
     manifestUrl: new URL(job.manifestUrl),
@@ -302,7 +303,9 @@ function finishRewrite(
     if (outcome.uncovered > 0) {
       rt.logger.warn(
         { ...fields, uncovered: outcome.uncovered, first: outcome.firstUncovered },
-        "forward: URIs the viewer's token does not open were left without a token (players get 403); set forwardUncovered: path or mint, or sign a token that covers them",
+        config.tokens === 'forward'
+          ? "forward: URIs the viewer's token does not open were left without a token (players get 403); set forwardUncovered: path or mint, or sign a token that covers them"
+          : 'mint: templates naming one directory per Representation were left without a token (players get 403): only a path token opens them, and this zone takes none; set pathTokens: true, or package each Representation with its own SegmentTemplate',
       );
     }
     if (rt.debug && outcome.skippedCount > 0) {

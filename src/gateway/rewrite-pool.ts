@@ -23,6 +23,8 @@ export interface RewriteJob {
     readonly scheme: SchemeName;
     /** The zone's resolved scheme settings (plain data: PEM text, JWKs), as ZoneConfig.schemeOptions. */
     readonly schemeOptions: unknown;
+    /** ZoneConfig.pathTokens: without it the thread's scheme would read and write path forms again. */
+    readonly pathTokens: boolean;
   };
   readonly urlParam: DashRewriteOptions['urlParam'];
   /** DASH: the Location a dynamic MPD without one gets (DashRewriteOptions.insertLocation). */

@@ -10,8 +10,11 @@ import { schemeForZone } from '../tokens/registry.js';
 import type { RewriteJob, RewriteOutcome } from './rewrite-pool.js';
 
 export default function rewriteJob(job: RewriteJob): RewriteOutcome {
-  const { scheme, schemeOptions, ...context } = job.context;
-  const tokenize = createTokenizer({ ...context, scheme: schemeForZone(scheme, schemeOptions) });
+  const { scheme, schemeOptions, pathTokens, ...context } = job.context;
+  const tokenize = createTokenizer({
+    ...context,
+    scheme: schemeForZone(scheme, schemeOptions, { pathTokens }),
+  });
   const result = rewriteManifest(job.kind, job.text, {
     manifestUrl: new URL(job.manifestUrl),
     tokenize,

@@ -50,6 +50,11 @@ export function withoutPathTokens(path: string): string {
  * The zone that answers `target` (an origin-form request target) on `hostname`: a zone, a path denial
  * (400, before any token is looked at), or undefined when no zone answers (404). The proxy path and the
  * auth endpoint both choose here, so a front proxy's subrequest picks the zone the gateway would.
+ *
+ * Each zone is matched on the path as it reads it. A zone that takes path tokens reads a
+ * `~token~expires` segment (and its scheme's token-holding first segment) as a token; one that does
+ * not (a scheme without them, or `pathTokens: false`) reads it as part of the path, and is chosen only
+ * when that path names it too.
  */
 export function chooseZone<Z extends { readonly config: ZoneConfig; readonly scheme: TokenScheme }>(
   router: ZoneRouter<Z>,
@@ -58,15 +63,26 @@ export function chooseZone<Z extends { readonly config: ZoneConfig; readonly sch
 ): Z | Denial | undefined {
   if (router.catchAll !== undefined) return router.catchAll;
   const question = target.indexOf('?');
+  const rawPath = question === -1 ? target : target.slice(0, question);
   // A token-holding first segment (Bunny's `/bcdn_token=…/`) is no part of the path a zone answers.
-  const canonical = canonicalRequestPath(
-    withoutPrefixSegment(question === -1 ? target : target.slice(0, question)),
-  );
+  const peeled = withoutPrefixSegment(rawPath);
+  const canonical = canonicalRequestPath(peeled);
   if (!canonical.ok) return canonical;
-  const zone = router.match(hostname, withoutPathTokens(canonical.path));
-  // A zone whose tokens never travel in the path (ectoken) must be chosen by the path as it is.
-  if (zone !== undefined && !zone.scheme.pathTokens && canonical.path.includes('/~')) {
-    if (router.match(hostname, canonical.path) !== zone) return undefined;
+  const stripped = withoutPathTokens(canonical.path);
+  const zone = router.match(hostname, stripped);
+  if (zone === undefined) return undefined;
+  const prefix = zone.scheme.transports.pathPrefix;
+  if (peeled !== rawPath && (prefix === undefined || !rawPath.startsWith(`/${prefix}`))) {
+    const literal = canonicalRequestPath(rawPath);
+    if (!literal.ok) return literal;
+    const view = zone.scheme.pathTokens ? withoutPathTokens(literal.path) : literal.path;
+    return router.match(hostname, view) === zone ? zone : undefined;
   }
-  return zone;
+  if (stripped === canonical.path) return zone;
+  // A zone whose tokens never travel in the path (ectoken, pathTokens: false) reads the path as it is.
+  if (!zone.scheme.pathTokens) return router.match(hostname, canonical.path) === zone ? zone : undefined;
+  // The token stands in the part of the tree of a zone told to refuse path tokens (pathTokens: false):
+  // that zone's directory tokens must not open this zone's subtree in path form (with a shared key).
+  const owner = router.match(hostname, canonical.path);
+  return owner !== undefined && owner !== zone && !owner.config.pathTokens ? undefined : zone;
 }

@@ -20,7 +20,8 @@ import { ACCEPTED_PATH } from './path-pattern.js';
  *   formulas are nginx's own) — the same 400, 403 and 410 as the gateway, in the same order — and
  *   proxied to the zone's origin through `proxy_cache` with `proxy_cache_lock`;
  * - zones of other schemes, and the rare request nginx cannot read the way the gateway does (a
- *   percent-encoded token parameter, several path tokens), are asked of `/_streamgate/auth`.
+ *   percent-encoded token parameter, several path tokens, a path token where a zone refuses them),
+ *   are asked of `/_streamgate/auth`.
  *
  * nginx computes `$secure_link` once per request (the variable is cached, and subrequests share the
  * request's variables), so the candidates a token may sign — the file, its directory, under each key —
@@ -387,19 +388,41 @@ function writeMaps(out: Lines, config: Config, zones: readonly Zone[]): void {
     if (byLength !== 0) return byLength;
     return (b.config.host === undefined ? 0 : 1) - (a.config.host === undefined ? 0 : 1);
   });
-  out.map(quote('$host|$sg_path'), 'sg_zone', [
-    ...ordered.map((zone): [string, string] => {
-      const host = zone.config.host === undefined ? '[^|]*' : regexText(zone.config.host);
-      const prefix = zone.config.pathPrefix;
-      const path = prefix === '/' ? '/' : `${regexText(prefix)}(?:/|$)`;
-      return [quote(`~^${host}\\|${path}`), zone.id];
-    }),
-    ['default', '""'],
-  ]);
-  out.map('$sg_zone', 'sg_native', [
-    ...zones.map((zone): [string, string] => [zone.id, zone.native ? '1' : '0']),
-    ['default', '0'],
-  ]);
+  const zoneEntries = ordered.map((zone): [string, string] => {
+    const host = zone.config.host === undefined ? '[^|]*' : regexText(zone.config.host);
+    const prefix = zone.config.pathPrefix;
+    const path = prefix === '/' ? '/' : `${regexText(prefix)}(?:/|$)`;
+    return [quote(`~^${host}\\|${path}`), zone.id];
+  });
+  out.map(quote('$host|$sg_path'), 'sg_zone', [...zoneEntries, ['default', '""']]);
+  const refusing = zones.filter((zone) => !zone.config.pathTokens).map((zone) => zone.id);
+  if (refusing.length === 0) {
+    out.map('$sg_zone', 'sg_native', [
+      ...zones.map((zone): [string, string] => [zone.id, zone.native ? '1' : '0']),
+      ['default', '0'],
+    ]);
+  } else {
+    // pathTokens: false (README "Token rules"). A path token chosen into such a zone, or standing in
+    // its part of the tree (the path as it is names it), is the gateways' to answer: they choose the
+    // zone on the path each zone reads (src/gateway/zones.ts) and refuse it. The path as it is is
+    // matched only for requests that hold a path token (a map value is evaluated when chosen).
+    out.line('# Zones that refuse path tokens: a request holding one there is asked of the gateways.');
+    out.map(quote('$host|$uri'), 'sg_literal_zone', [...zoneEntries, ['default', '""']]);
+    const ids = refusing.join('|');
+    out.map(quote('$sg_zone|$sg_literal_zone'), 'sg_pt_refusing_zone', [
+      [quote(`~^(?:${ids})\\|`), '1'],
+      [quote(`~\\|(?:${ids})$`), '1'],
+      ['default', '0'],
+    ]);
+    out.map('$sg_pt', 'sg_pt_refused', [
+      ['0', '0'],
+      ['default', '$sg_pt_refusing_zone'],
+    ]);
+    out.map(quote('$sg_zone|$sg_pt_refused'), 'sg_native', [
+      ...zones.filter((zone) => zone.native).map((zone): [string, string] => [quote(`${zone.id}|0`), '1']),
+      ['default', '0'],
+    ]);
+  }
   out.map('$sg_zone', 'sg_scheme', [
     ...zones.filter((zone) => zone.native).map((zone): [string, string] => [zone.id, zone.config.scheme]),
     ['default', '""'],

@@ -222,7 +222,20 @@ export function checkRequest(target: string, options: CheckOptions): CheckedRequ
     path = directory + segments.slice(tokenIndex + 1).join('/');
     presented = { token: match?.[1] ?? '', expires: match?.[2] ?? '', pathTokenDirectory: directory };
   }
-  if (presented === undefined) return finish(deny('missing', 'no token'));
+  if (presented === undefined) {
+    // In a zone that reads no path tokens (pathTokens: false, or a scheme without them) `~…~…` is an
+    // ordinary segment: the operator's log says why a link that looks signed is refused.
+    const inert =
+      !scheme.pathTokens &&
+      canonical.path.includes('/~') &&
+      canonical.path.split('/').some(isPathTokenSegment);
+    return finish(
+      deny(
+        'missing',
+        inert ? 'no token (this zone reads no ~token~expires path segment as a token)' : 'no token',
+      ),
+    );
+  }
   if (isDenial(presented)) return finish(presented);
   // Formats that sign the rest of the URL (a CloudFront canned policy) need the query without the token.
   if (scheme.present !== undefined && upstreamQuery !== '')

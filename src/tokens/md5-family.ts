@@ -74,6 +74,7 @@ export function createMd5Scheme(definition: Md5SchemeDefinition): TokenScheme {
     supportsIp: definition.supportsIp,
     bareQueryToken: false,
     pathTokens: true,
+    directoryScope: 'files',
     transports: {
       query: [definition.params.token, definition.params.expires],
       bareQuery: false,

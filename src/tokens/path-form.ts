@@ -1,4 +1,5 @@
 import type { PathGrant } from '../manifest/types.js';
+import type { TokenScheme } from './scheme.js';
 
 /**
  * Path-form grants for single URIs (SPEC §3's `/dir/~TOKEN~EXPIRES/…`, used here for one URI rather
@@ -39,4 +40,41 @@ export function ownPathGrant(
     insertIntoRelative: true,
   };
   return rebaseTo === undefined ? grant : { ...grant, rebaseTo };
+}
+
+/**
+ * `scheme` as a zone with `pathTokens: false` runs it: no token is read from the path (neither a
+ * `~token~expires` segment nor a token-holding first segment such as Bunny's `bcdn_token=…`), and no
+ * strategy writes one. A path token signs its directory in the same formula as a directory token for
+ * it, yet opens the whole subtree (README "Token rules"): a zone that hands out directory tokens
+ * meaning "these files, not the subdirectories" must refuse that form, or every viewer holding one can
+ * rewrite the link and open the subdirectories.
+ *
+ * Schemes may be factory objects or class instances whose methods live on a prototype and read
+ * private fields: every method is bound to the original, every other property read once (a scheme does
+ * not change after it is built).
+ */
+export function withPathTokensOff(scheme: TokenScheme): TokenScheme {
+  const { transports } = scheme;
+  if (!scheme.pathTokens && !transports.pathSegment && transports.pathPrefix === undefined) return scheme;
+  const view: Record<PropertyKey, unknown> = {};
+  for (
+    let level: object | null = scheme;
+    level !== null && level !== Object.prototype;
+    level = Object.getPrototypeOf(level) as object | null
+  ) {
+    for (const key of Reflect.ownKeys(level)) {
+      if (key === 'constructor' || Object.hasOwn(view, key)) continue;
+      const value: unknown = Reflect.get(scheme, key);
+      view[key] = typeof value === 'function' ? (value as (...args: never[]) => unknown).bind(scheme) : value;
+    }
+  }
+  const { pathPrefix: _prefix, ...rest } = transports;
+  delete view.pathForm;
+  return Object.freeze({
+    ...view,
+    pathTokens: false,
+    transports: { ...rest, pathSegment: false },
+    capabilities: { ...scheme.capabilities, pathForm: false },
+  }) as unknown as TokenScheme;
 }

@@ -7,6 +7,7 @@ import { ectokenDefinition } from './ectoken.js';
 import { jwtDefinition } from './jwt.js';
 import { gcoreDefinition } from './gcore.js';
 import { keycdnDefinition } from './keycdn.js';
+import { withPathTokensOff } from './path-form.js';
 import type { SchemeName, TokenScheme } from './scheme.js';
 
 /**
@@ -39,11 +40,25 @@ export function schemeByName(name: string): TokenScheme | undefined {
   return Object.hasOwn(SCHEMES, name) ? SCHEMES[name as SchemeName] : undefined;
 }
 
-/** The scheme as one zone configures it (its block's settings, resolved by the config loader). */
-export function schemeForZone(name: SchemeName, options?: unknown): TokenScheme {
+/** Zone settings that shape the scheme beyond its own block. */
+export interface ZoneSchemeSettings {
+  /** False: the zone reads no token from the path and writes none there (withPathTokensOff). */
+  readonly pathTokens?: boolean;
+}
+
+/**
+ * The scheme as one zone configures it (its block's settings, resolved by the config loader, and the
+ * zone's `pathTokens`). The gateway and its rewrite threads both build it here, from the same data.
+ */
+export function schemeForZone(
+  name: SchemeName,
+  options?: unknown,
+  settings: ZoneSchemeSettings = {},
+): TokenScheme {
   const definition = definitionByName(name);
   if (definition === undefined) throw new Error(`unknown scheme ${name}`);
-  return definition.create(options);
+  const scheme = definition.create(options);
+  return settings.pathTokens === false ? withPathTokensOff(scheme) : scheme;
 }
 
 /**

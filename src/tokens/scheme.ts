@@ -137,6 +137,13 @@ export interface TokenScheme {
   readonly bareQueryToken: boolean;
   /** The token may travel in the path (`/dir/~token~expires/file`, SPEC §3). */
   readonly pathTokens: boolean;
+  /**
+   * What a token signed for a directory (`/dir/`) opens: `files` directly in it and no subdirectory
+   * (Gcore "Query String Forwarding"; only the path form opens the subtree, README "Token rules").
+   * Undefined: everything below it (ectoken `ec_url_allow`, Akamai and CloudFront wildcards, Bunny
+   * `token_path`, a JWT prefix claim).
+   */
+  readonly directoryScope?: 'files';
   /** The longest token a verifier accepts; a signer never hands out a longer one. */
   readonly maxTokenLength: number;
   /** Tokens carry rules about the request beyond its path (referrer, country, …): VerifyContext.facts. */

@@ -54,9 +54,14 @@ export interface StrategyContext {
   readonly incomingVia?: 'query' | 'path' | 'cookie' | 'header';
 }
 
-/** A tokenizer that also tells what forward could not cover, for one warning per manifest. */
+/** A tokenizer that also tells what it could not cover, for one warning per manifest. */
 export interface StrategyTokenizer extends Tokenizer {
-  /** URIs on the gateway forward left without a token: the viewer's token does not open them. */
+  /**
+   * URIs on the gateway left without a token: forward, the viewer's token does not open them; mint,
+   * no token the zone accepts opens them (a template naming one directory per Representation, in a
+   * zone whose directory tokens open only files directly in the directory and that takes no path
+   * tokens).
+   */
   readonly uncovered: number;
   /** The decoded path of the first of them (a path, never a token: safe to log). */
   readonly firstUncovered: string | undefined;
@@ -154,13 +159,18 @@ export function createTokenizer(context: StrategyContext): StrategyTokenizer {
     const expires = Math.min(context.now + ttl, notAfter);
     // A wildcard gets its directory's token (Gcore directory semantics: files directly in it). A
     // directory that is itself templated (`$RepresentationID$/$Number$.m4s`) gets a token for the
-    // directory above it: in path form (its subtree), or a prefix (ectoken ec_url_allow) without one.
-    // A leaf BaseURL gets its directory's token in path form where the scheme has one (ffmpeg).
+    // directory above it: in path form (its subtree), or without one where a directory token opens the
+    // subtree (ectoken ec_url_allow); where it opens only the files in it (Gcore, KeyCDN in a zone
+    // without path tokens) there is no token to give. A leaf BaseURL gets its directory's token in
+    // path form where the zone takes them (ffmpeg), its own query token otherwise.
     const templated = target?.wildcard === true ? templatedDirectoryPrefix(path) : undefined;
     const pathForm =
       scheme.pathTokens && (templated !== undefined || target?.preferPathToken === true)
         ? (templated ?? directoryOf(path))
         : undefined;
+    // Without the path form such a directory token opens none of the templated subdirectories.
+    if (templated !== undefined && pathForm === undefined && scheme.directoryScope === 'files')
+      return undefined;
     // Costly signatures (RSA) are made once per directory and expiry, and opened to the whole directory.
     const perDirectory = scheme.mintPerDirectory === true && pathForm === undefined;
     let signed = pathForm ?? templated ?? path;
@@ -188,6 +198,14 @@ export function createTokenizer(context: StrategyContext): StrategyTokenizer {
     context.strategy === 'cookie' ||
     (context.strategy === 'forward' &&
       (context.incomingVia === 'cookie' || context.incomingVia === 'header'));
+
+  // The one URI mint cannot serve whatever its length: a templated directory (see mint) in a zone
+  // that takes no path tokens, under a scheme whose directory tokens open only files directly in it.
+  const beyondDirectoryTokens = (target: UriTarget, path: string): boolean =>
+    !scheme.pathTokens &&
+    scheme.directoryScope === 'files' &&
+    target.wildcard &&
+    templatedDirectoryPrefix(path) !== undefined;
 
   const tokenizer = ((target: UriTarget): TokenGrant | undefined => {
     const origin = target.origin;
@@ -231,7 +249,9 @@ export function createTokenizer(context: StrategyContext): StrategyTokenizer {
       };
     }
     if (context.strategy === 'forward') return forward(path, rebaseTo, target);
-    return mint(path, target.resource, target, rebaseTo);
+    const minted = mint(path, target.resource, target, rebaseTo);
+    if (minted !== undefined || !beyondDirectoryTokens(target, path)) return minted;
+    return noteUncovered(path);
   }) as Tokenizer & { uncovered: number; firstUncovered: string | undefined };
 
   /**

@@ -77,7 +77,7 @@ const STREAMS: Readonly<Record<string, Stream>> = {
   },
 };
 
-type Zone = 'mint' | 'forward' | 'forward, forwardUncovered: path' | 'path';
+type Zone = 'mint' | 'mint, pathTokens: false' | 'forward' | 'forward, forwardUncovered: path' | 'path';
 
 /**
  * Which layouts each zone plays. forward copies a directory token, which opens files directly in its
@@ -85,6 +85,9 @@ type Zone = 'mint' | 'forward' | 'forward, forwardUncovered: path' | 'path';
  */
 const MATRIX: ReadonlyArray<readonly [Zone, readonly string[]]> = [
   ['mint', Object.keys(STREAMS)],
+  // Without path tokens a leaf BaseURL gets its own query token where mint would write a path form
+  // (README "Token rules"): browser players keep it through the BaseURL resolution.
+  ['mint, pathTokens: false', ['dash-segmentbase']],
   ['forward', ['hls-ts-aes128', 'dash-segmentlist', 'dash-segmentbase']],
   ['forward, forwardUncovered: path', ['hls-fmp4-subtitles', 'dash-per-representation']],
   ['path', ['hls-fmp4-subtitles', 'dash-timeline', 'dash-per-representation']],
@@ -122,6 +125,7 @@ describe.skipIf(status === 'missing')(
       page = await startPlayerPage();
       const zones: Record<Zone, Parameters<typeof startTestGateway>[1]> = {
         mint: { tokens: 'mint', segmentTtl: 30 },
+        'mint, pathTokens: false': { tokens: 'mint', segmentTtl: 30, pathTokens: false },
         forward: { tokens: 'forward' },
         'forward, forwardUncovered: path': { tokens: 'forward', forwardUncovered: 'path' },
         path: { tokens: 'path' },
@@ -146,7 +150,7 @@ describe.skipIf(status === 'missing')(
         secret: SECRET,
         ttl: 300,
         // mint starts from the file itself; forward from its directory; path puts that in the path.
-        ...(zone === 'mint' ? {} : zone === 'path' ? { pathToken: true } : { dir: true }),
+        ...(zone.startsWith('mint') ? {} : zone === 'path' ? { pathToken: true } : { dir: true }),
       });
       return `${gateway.url}${signed}`;
     };
@@ -176,6 +180,10 @@ describe.skipIf(status === 'missing')(
                   try {
                     expect(await playerErrors(tab)).toEqual([]);
                     expectCleanNetwork(seen, gateway.url, page.url, stream.media);
+                    if (zone === 'mint, pathTokens: false') {
+                      const inPath = seen.filter((s) => /\/~[^/]*~/.test(new URL(s.url).pathname));
+                      expect(inPath.map((s) => s.url)).toEqual([]);
+                    }
                     if (stream.also) {
                       const also = stream.also;
                       expect(

@@ -64,6 +64,10 @@ const zones: ZoneInput[] = [
     },
   },
   { name: 'azure', pathPrefix: '/azure', scheme: 'ectoken', secrets: [AZURE_KEY], origin: '' },
+  // Directory tokens handed out here mean "these files, not the subdirectories"; a neighbour zone for
+  // one subdirectory shares the key and takes path tokens.
+  { name: 'dirs', pathPrefix: '/dirs', scheme: 'gcore', secrets: [SECRET], pathTokens: false, origin: '' },
+  { name: 'dirs-premium', pathPrefix: '/dirs/premium', scheme: 'gcore', secrets: [SECRET], origin: '' },
   {
     name: 'hosted',
     pathPrefix: '/vod',
@@ -89,6 +93,9 @@ beforeAll(async () => {
     '/paywall/a.ts',
     '/azure/v1/seg.ts',
     '/vod/_streamgate/x',
+    '/dirs/intro.ts',
+    '/dirs/v1/seg-1.ts',
+    '/dirs/premium/movie.ts',
   ]) {
     origin.file(encodeURI(path), { body: segment, type: 'video/mp2t' });
   }
@@ -312,6 +319,27 @@ describe.skipIf(status === 'missing')('nginx checks tokens exactly as the gatewa
     ["the zone's status for invalid", () => tamper(kc('/paywall/a.ts'), 'token'), 401],
     ["the zone's status for missing", () => '/paywall/a.ts', 451],
     ["the zone's redirect for expired", () => kc('/paywall/a.ts', { expires: past() }), 302],
+    ['pathTokens: false: a directory token as given', () => sign('/dirs/intro.ts', { dir: true }), 200],
+    [
+      'pathTokens: false: the directory token rewritten into path form for a subdirectory',
+      () => sign('/dirs/x', { pathToken: true, dir: true }).replace(/x$/, 'v1/seg-1.ts'),
+      403,
+    ],
+    [
+      'pathTokens: false: a path token for a file directly in the directory',
+      () => sign('/dirs/intro.ts', { pathToken: true, dir: true }),
+      403,
+    ],
+    [
+      "pathTokens: false: a neighbour zone's path tokens do not read one standing in the refusing zone",
+      () => sign('/dirs/x', { pathToken: true, dir: true }).replace(/x$/, 'premium/movie.ts'),
+      404,
+    ],
+    [
+      "pathTokens: false: the neighbour zone's own path token",
+      () => sign('/dirs/premium/movie.ts', { pathToken: true, dir: true }),
+      200,
+    ],
   ];
 
   it.each(rows)('%s', async (_name, make, expected, headers = {}) => {

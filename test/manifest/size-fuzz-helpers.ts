@@ -58,6 +58,7 @@ export class SizeFuzzer {
         strategy: 'mint',
         scheme: 'gcore',
         schemeOptions: undefined,
+        pathTokens: true,
         signingKey: 'fuzz-secret',
         incoming: GRANT,
         now: 1_700_000_000,

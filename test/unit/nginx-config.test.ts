@@ -141,6 +141,32 @@ describe.skipIf(status === 'missing')('what nginx-config writes passes nginx -t'
     ['every kind of zone, CORS list, geo header, forwarded headers, denial settings', everything, front],
     ['an IPv6 listener', everything, { ...front, listen: { host: '::1', port: 8088 } }],
     [
+      'zones refusing path tokens (pathTokens: false) beside one that takes them',
+      {
+        trustedProxies: ['127.0.0.1'],
+        zones: [
+          {
+            name: 'd',
+            pathPrefix: '/d',
+            origin: 'http://127.0.0.1:1',
+            scheme: 'gcore',
+            secrets: ['k'],
+            pathTokens: false,
+          },
+          { name: 'd1', pathPrefix: '/d/1', origin: 'http://127.0.0.1:1', scheme: 'keycdn', secrets: ['k'] },
+          {
+            name: 'e',
+            pathPrefix: '/e',
+            origin: 'http://127.0.0.1:1',
+            scheme: 'ectoken',
+            secrets: ['abc'],
+            pathTokens: false,
+          },
+        ],
+      },
+      front,
+    ],
+    [
       'only an ectoken zone',
       {
         trustedProxies: ['127.0.0.1'],
