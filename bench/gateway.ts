@@ -4,7 +4,7 @@
  *
  * - origin: the files fetched directly;
  * - nginx secure_link (the anchor): nginx alone checking the same Gcore tokens (the formula is nginx's
- *   own, token-formats.md §F) and proxying through the same kind of cache as the front;
+ *   own: ngx_http_secure_link_module) and proxying through the same kind of cache as the front;
  * - nginx front + streamgate: the configuration `streamgate nginx-config` writes, one nginx worker like
  *   the anchor, manifests to one streamgate process, segments checked and moved by nginx;
  * - streamgate alone, `--workers 1` and `--workers auto`;
@@ -643,7 +643,7 @@ export interface CoalescingReport {
 }
 
 /**
- * Issue 4: origin fetches per viewer request for concurrent viewers of one live variant. Each viewer
+ * Origin fetches per viewer request for concurrent viewers of one live variant. Each viewer
  * reloads the media playlist every target duration, at its own phase; the origin takes 50 ms to answer.
  * Gateway and origin run in this process: the figure is a count, not a speed.
  */

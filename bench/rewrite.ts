@@ -32,7 +32,7 @@ export function vodPlaylist(segments: number): string {
 const NOW = 1_700_000_000;
 const SECRET = 'bench-secret';
 
-/** How a viewer's link is signed for each strategy (SPEC §4): directory, file, path token. */
+/** How a viewer's link is signed for each strategy (README "The token strategies"): directory, file, path token. */
 const INCOMING: ReadonlyArray<readonly [TokenStrategy, 'directory' | 'file' | 'path']> = [
   ['forward', 'directory'],
   ['mint', 'file'],

@@ -4,7 +4,7 @@ import { asUsage, readSecrets, UsageError, type Io } from './usage.js';
 
 export const DECRYPT_HELP = `Usage: streamgate decrypt TOKEN --secret KEY [--secret BACKUP] [--json]
 
-Prints the parameters inside an ectoken (Edgecast / Azure CDN Premium v3), the seed's "decrypt tool":
+Prints the parameters inside an ectoken (Edgecast / Azure CDN Premium v3), the Azure portal's "decrypt tool":
 the ec_* query string on one line. Exit status 0 when a key opens it, 1 when none does (or the token is
 malformed, or a v2 Blowfish token, which is not accepted).
 

@@ -82,7 +82,7 @@ export interface DemoOptions {
   /** Port of the gateway; 0 picks a free one. */
   readonly gatewayPort?: number;
   readonly scheme?: SchemeName;
-  /** How the gateway tokenises nested URIs (README, "The three token strategies"); forward links are signed for their directory. */
+  /** How the gateway tokenises nested URIs (README, "The token strategies"); forward links are signed for their directory. */
   readonly tokens?: 'mint' | 'forward';
   readonly segmentTtl?: number;
   readonly logLevel?: 'silent' | 'info' | 'warn' | 'debug';

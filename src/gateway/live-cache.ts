@@ -39,7 +39,7 @@ interface Entry {
 const PRIVATE_MEMORY_MS = 10_000;
 
 /**
- * The live manifest cache (SPEC §4): per full origin URL (the origin's own query included), for a
+ * The live manifest cache (README "The token strategies"): per full origin URL (the origin's own query included), for a
  * short window; concurrent requests for one URL share one origin fetch. Bounded in entries and bytes,
  * least recently used first out.
  */

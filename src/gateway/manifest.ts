@@ -222,7 +222,7 @@ function rewriteInline(zone: ZoneRuntime, job: RewriteJob): RewriteOutcome & { t
 const REWRITE_HOLD_FACTOR = 4;
 
 /**
- * Gives one viewer the manifest with their tokens (SPEC §4) and sends it: the right type, an exact
+ * Gives one viewer the manifest with their tokens (README "The token strategies") and sends it: the right type, an exact
  * Content-Length, `Cache-Control: private, no-store` (the body holds this viewer's tokens), no origin
  * validators (the bytes differ from the origin's). A manifest the rewriter cannot read is passed
  * through unmodified with a warning rather than dropped; one that exceeds a safety limit

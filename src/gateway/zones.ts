@@ -37,7 +37,7 @@ export class ZoneRouter<Z extends { readonly config: ZoneConfig }> {
   }
 }
 
-/** `/a/~tok~123/b` → `/a/b`: the path a path-embedded token stands for (SPEC §3). */
+/** `/a/~tok~123/b` → `/a/b`: the path a path-embedded token stands for (README "Token rules"). */
 export function withoutPathTokens(path: string): string {
   if (!path.includes('/~')) return path;
   return path

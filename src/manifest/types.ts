@@ -63,7 +63,7 @@ export interface QueryGrant {
 }
 
 /**
- * A path grant (path-embedded tokens, SPEC §3): `segment` is inserted into the URI's path right after
+ * A path grant (path-embedded tokens, README "Token rules"): `segment` is inserted into the URI's path right after
  * the prefix `afterPath` (a decoded path ending in `/`). Relative URIs inherit a path token and are left
  * alone by the rewriter's caller: the tokenizer returns `undefined` for them.
  */

@@ -34,7 +34,7 @@ export interface CheckedRequest {
   readonly via?: 'query' | 'path' | 'cookie' | 'header';
 }
 
-/** A path segment holding an embedded token: `~{token}~{expires}` (SPEC §3; `~` is not base64url). */
+/** A path segment holding an embedded token: `~{token}~{expires}` (README "Token rules"; `~` is not base64url). */
 const PATH_TOKEN = /^~([^~]*)~([^~]*)$/;
 
 /** Whether a decoded path segment has the shape of an embedded token (for log redaction). */

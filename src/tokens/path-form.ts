@@ -2,7 +2,7 @@ import type { PathGrant } from '../manifest/types.js';
 import type { TokenScheme } from './scheme.js';
 
 /**
- * Path-form grants for single URIs (SPEC §3's `/dir/~TOKEN~EXPIRES/…`, used here for one URI rather
+ * Path-form grants for single URIs (the README's `/dir/~TOKEN~EXPIRES/…`, used here for one URI rather
  * than for a whole manifest): where a query token cannot reach or cannot survive.
  * - A template whose directory is itself templated (`$RepresentationID$/seg_$Number$.m4s` shared by
  *   several Representations, Shaka Packager's default layout) names one directory per Representation;

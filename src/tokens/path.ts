@@ -16,7 +16,7 @@ const DOUBLE_ENCODED = /%[0-9A-Fa-f]{2}/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * SPEC §2: the signed and checked path is the decoded request path, and any path the origin could
+ * README "Token rules": the signed and checked path is the decoded request path, and any path the origin could
  * read differently from the token check is refused (400) before a token is looked at:
  * dot segments (also as `%2e%2e`), an encoded `/` or `\`, a NUL or other control character, empty
  * segments (`//`), malformed or overlong UTF-8 (fatal decoding rejects `%c0%ae`), and a decoded path

@@ -1,6 +1,6 @@
 /**
  * Query strings are handled as raw text: pairs the gateway does not own are forwarded byte for byte and
- * in order (SPEC §2). Re-serialising through URLSearchParams would turn `+` into `%2B` or a space and
+ * in order (README "Token rules"). Re-serialising through URLSearchParams would turn `+` into `%2B` or a space and
  * break signatures of other systems (Nimble's standard-base64 `wmsAuthSign`, Akamai `hdntl=…~acl=/*`).
  */
 export interface QueryPair {

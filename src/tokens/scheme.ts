@@ -14,7 +14,7 @@ export interface Transports {
   readonly query: readonly string[];
   /** The whole query may be the token (`/file.mp4?<token>`, Edgecast's own examples). */
   readonly bareQuery: boolean;
-  /** The `/dir/~token~expires/file` segment (SPEC §3). */
+  /** The `/dir/~token~expires/file` segment (README "Token rules"). */
   readonly pathSegment: boolean;
   /** A first path segment starting with this text holds the token (Bunny `/bcdn_token=…/dir/file`). */
   readonly pathPrefix?: string;
@@ -97,7 +97,7 @@ export interface PresentedToken {
   readonly token: string;
   readonly expires: string;
   /**
-   * For a path-embedded token, the directory the token stands after (SPEC §3): it opens that whole
+   * For a path-embedded token, the directory the token stands after (README "Token rules"): it opens that whole
    * subtree. For a query token, undefined: the token signs the file or the directory holding it.
    */
   readonly pathTokenDirectory?: string;
@@ -135,7 +135,7 @@ export interface TokenScheme {
   readonly params: { readonly token: string; readonly expires?: string };
   /** The whole query may be the token (`/file.mp4?<token>`, Edgecast's own examples). */
   readonly bareQueryToken: boolean;
-  /** The token may travel in the path (`/dir/~token~expires/file`, SPEC §3). */
+  /** The token may travel in the path (`/dir/~token~expires/file`, README "Token rules"). */
   readonly pathTokens: boolean;
   /**
    * What a token signed for a directory (`/dir/`) opens: `files` directly in it and no subdirectory
@@ -156,7 +156,7 @@ export interface TokenScheme {
   stringToSign(target: SignTarget, key: string): string;
   /** The token value for `target` under `key`. */
   sign(target: SignTarget, key: string): string;
-  /** Signature first, expiry second (SPEC §2): a forged token is 403 whatever its expiry. */
+  /** Signature first, expiry second (README "Token rules"): a forged token is 403 whatever its expiry. */
   verify(presented: PresentedToken, context: VerifyContext): Verdict;
   /** Whether the token behind `grant` opens `path` too (the `forward` strategy copies it only then). */
   covers(grant: Grant, path: string): boolean;
@@ -186,7 +186,7 @@ export interface TokenScheme {
   readonly ownsSigningKey?: boolean;
   /**
    * Where a path token of this format stands, when not as `~token~expires` after the signed directory
-   * (SPEC §3): Bunny's `bcdn_token=…&expires=N` is the first segment.
+   * (README "Token rules"): Bunny's `bcdn_token=…&expires=N` is the first segment.
    */
   pathForm?(token: string, expires: number): { readonly after: string; readonly segment: string };
 }

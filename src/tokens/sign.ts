@@ -33,7 +33,7 @@ export interface SignRequest {
   readonly ip?: string;
   /**
    * `file` signs the path itself; `directory` signs the directory holding it (valid for files directly
-   * in it); `path` embeds a directory token in the path after that directory (SPEC §3).
+   * in it); `path` embeds a directory token in the path after that directory (README "Token rules").
    */
   readonly scope?: SignScope;
   /** Access rules for formats that carry them (ectoken `ec_*` pairs; see ectokenRules). */

@@ -5,7 +5,7 @@ import type { SignTarget, TokenScheme } from './scheme.js';
 import type { Grant } from './verdict.js';
 
 /**
- * How nested URIs in a manifest get their tokens (SPEC §4). `cookie`: none — the entry manifest's
+ * How nested URIs in a manifest get their tokens (README "The token strategies"). `cookie`: none — the entry manifest's
  * response sets a directory-scoped cookie holding a token, which the player sends back.
  */
 export type TokenStrategy = 'forward' | 'mint' | 'path' | 'cookie';
@@ -13,7 +13,7 @@ export type TokenStrategy = 'forward' | 'mint' | 'path' | 'cookie';
 /**
  * What `forward` does with a URI on the gateway that the viewer's token does not open (a rendition in
  * a subdirectory of a directory token's): `leave` it without a token (players get 403), write the
- * viewer's directory token in `path` form (`/dir/~TOKEN~EXPIRES/sub/…`, SPEC §3: the same signature
+ * viewer's directory token in `path` form (`/dir/~TOKEN~EXPIRES/sub/…`, README "Token rules": the same signature
  * opens the subtree), or `mint` a token for it that expires with the viewer's.
  */
 export type ForwardUncovered = 'leave' | 'path' | 'mint';
@@ -112,7 +112,7 @@ export function createTokenizer(context: StrategyContext): StrategyTokenizer {
     return checked.path;
   };
 
-  // A path token opens its directory's whole subtree (SPEC §3); other scopes are the scheme's to judge.
+  // A path token opens its directory's whole subtree (README "Token rules"); other scopes are the scheme's to judge.
   const incomingCovers = (path: string): boolean =>
     incoming.scope === 'path' ? path.startsWith(incoming.signedPath) : scheme.covers(incoming, path);
 
@@ -120,7 +120,7 @@ export function createTokenizer(context: StrategyContext): StrategyTokenizer {
   const forwarded = tokenGrant(scheme, incoming.token, incoming.expires);
   const forwardedRebased = tokenGrant(scheme, incoming.token, incoming.expires, context.publicOrigin);
 
-  // The viewer's directory token written in the path opens the directory's subtree (SPEC §3).
+  // The viewer's directory token written in the path opens the directory's subtree (README "Token rules").
   const viewerPathForm =
     scheme.pathTokens && incoming.scope === 'directory' ? incoming.signedPath : undefined;
 
@@ -228,7 +228,7 @@ export function createTokenizer(context: StrategyContext): StrategyTokenizer {
     if (target.viewerControlled === true && !incomingCovers(path)) return undefined;
 
     // A path token is inherited by every relative URI below its directory; absolute and root-relative
-    // URIs in that subtree get the same segment inserted (SPEC §3). Whatever the zone's strategy, a
+    // URIs in that subtree get the same segment inserted (README "Token rules"). Whatever the zone's strategy, a
     // request that came with a path token keeps its tokens in the path.
     if (incoming.scope === 'path' || context.strategy === 'path') {
       if (incoming.scope !== 'path') return undefined;

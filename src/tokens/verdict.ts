@@ -75,7 +75,7 @@ export function deny(reason: DenialReason, detail: string): Denial {
   return { ok: false, status: STATUS[reason], reason, detail };
 }
 
-/** The word SPEC §5 `verify --json` prints. */
+/** The word `verify --json` prints. */
 export function verdictName(verdict: Verdict): 'valid' | 'invalid' | 'expired' | 'bad_request' {
   if (verdict.ok) return 'valid';
   if (verdict.reason === 'expired') return 'expired';

@@ -166,7 +166,7 @@ export async function play(
 }
 
 /**
- * SPEC §4 as a player sees it: nothing went to a third party, the media were fetched, and every request
+ * The token strategies as a player sees them: nothing went to a third party, the media were fetched, and every request
  * to the gateway was answered 200/206 and carried a token.
  */
 export function expectCleanNetwork(

@@ -5,7 +5,7 @@ import { main } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/usage.js';
 import { encryptEctoken } from '../../src/index.js';
 
-// Issue 7: the seed's "encrypt tool" and "decrypt tool" on the command line, and verify with the request
+// ectoken: the Azure portal's "encrypt tool" and "decrypt tool" on the command line, and verify with the request
 // facts an ectoken's rules are checked against. Every spawn costs about a second, so the process is run
 // only where the exit status or the real argv matters; the rest goes through main() in-process.
 
@@ -23,7 +23,7 @@ const KEY = 'Primary1';
 const NOW = 1_000_000_000;
 const EXP = 2_000_000_000;
 
-/** Issue 7's description of the format, written here with node:crypto alone. */
+/** The format as Edgecast documents it, written here with node:crypto alone. */
 function independentDecrypt(token: string, key: string): string {
   const bytes = Buffer.from(token, 'base64url');
   const aesKey = createHash('sha256').update(key, 'utf8').digest();
@@ -37,7 +37,7 @@ function independentDecrypt(token: string, key: string): string {
 const tokenOf = (url: string, param = 'token'): string =>
   new URLSearchParams(url.slice(url.indexOf('?') + 1)).get(param) ?? '';
 
-describe('issue 7: sign → decrypt → verify through the real CLI', () => {
+describe('ectoken: sign → decrypt → verify through the real CLI', () => {
   // One signed URL serves every verify below: a directory token for /videos/v1/ with four rules.
   let signed = '';
 
@@ -158,7 +158,7 @@ describe('issue 7: sign → decrypt → verify through the real CLI', () => {
   });
 });
 
-describe("issue 7: the reference projects' published vectors through `streamgate decrypt`", () => {
+describe("ectoken: the reference projects' published vectors through `streamgate decrypt`", () => {
   it('Edgio/ectoken (C) README: MY_SECRET_KEY opens fVSY… to MY_COOL_TOKEN', () => {
     const result = run(
       'decrypt',
@@ -237,7 +237,7 @@ describe("issue 7: the reference projects' published vectors through `streamgate
   });
 });
 
-describe('issue 7: CLI usage errors and output forms (in-process, same code as the binary)', () => {
+describe('ectoken: CLI usage errors and output forms (in-process, same code as the binary)', () => {
   const call = async (...argv: string[]) => {
     const out = io();
     const status = await main(argv, out);

@@ -179,7 +179,7 @@ describe('config: one strict schema, every problem reported at once with the fie
   });
 });
 
-describe('SPEC §5: streamgate serve flags', () => {
+describe('streamgate serve flags (README, "Running the gateway")', () => {
   it('bad flags → a clear message and exit 2', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['serve', '--port', 'x'], /--port must be a port number/],

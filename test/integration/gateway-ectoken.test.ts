@@ -1,5 +1,5 @@
 /**
- * Issue 7 through the real gateway: an ectoken zone in front of a real origin. Tokens are built here
+ * ectoken through the real gateway: an ectoken zone in front of a real origin. Tokens are built here
  * from their plaintext with a test-local encryptor (node:crypto only, from the format description), so
  * every rule is exercised through HTTP exactly as a backend would have written it.
  */
@@ -65,7 +65,7 @@ afterEach(() => origin.reset());
 
 const get = (path: string, headers: Record<string, string> = {}) => httpGet(gw.url, path, headers);
 
-describe('issue 7: ectoken v3 tokens at the gateway', () => {
+describe('ectoken: ectoken v3 tokens at the gateway', () => {
   it('a token in ?token= opens what ec_url_allow covers; the origin gets the bytes request without it', async () => {
     const token = ectoken(`ec_expire=${future()}&ec_url_allow=/videos/v1/`);
     const res = await get(`/videos/v1/seg-1.ts?a=1&token=${token}&b=%2B2`);
@@ -149,7 +149,7 @@ describe('issue 7: ectoken v3 tokens at the gateway', () => {
   });
 });
 
-describe('issue 7: manifests in an ectoken zone', () => {
+describe('ectoken: manifests in an ectoken zone', () => {
   const playlistUris = (text: string): string[] =>
     text.split('\n').flatMap((line) => {
       if (line.startsWith('#EXT-X-KEY')) return [/URI="([^"]+)"/.exec(line)?.[1] ?? ''];
@@ -201,7 +201,7 @@ describe('issue 7: manifests in an ectoken zone', () => {
   });
 });
 
-describe('issue 7: zone settings', () => {
+describe('ectoken: zone settings', () => {
   it('ignoreUrlCase makes ec_url_allow compare without case', async () => {
     const zone = await startGateway(origin.url, {
       scheme: 'ectoken',

@@ -1,5 +1,5 @@
 /**
- * Issue 4, "Live": through the real gateway and the live origin simulator (test/helpers/live-origin.ts,
+ * Live: through the real gateway and the live origin simulator (test/helpers/live-origin.ts,
  * a sliding window over the fixture segments advancing in real time), a 2-second master link in `mint`
  * mode gives a minute of playlist reloads and segment fetches with no 403/410, while a segment URL
  * copied out of a playlist stops working after segmentTtl. Two players run side by side: one on a
@@ -121,7 +121,7 @@ afterAll(async () => {
   await plain.close();
 });
 
-describe('issue 4: unbroken live playback from a 2-second master link (mint)', () => {
+describe('unbroken live playback from a 2-second master link (mint)', () => {
   it(
     'players reloading for a minute meet no 403/410; a copied segment URL expires after segmentTtl',
     { timeout: (PLAY_SECONDS + 30) * 1000 },

@@ -1,5 +1,5 @@
 /**
- * Issue 3: "a segment is never held whole in memory". 512 MiB go through the gateway while the
+ * README "What the gateway does with a request": "a segment is never held whole in memory". 512 MiB go through the gateway while the
  * gateway's process RSS is sampled. The origin (generating the bytes on the fly) and the client
  * (hashing and counting them) run in a child process, so this process holds only the gateway.
  */
@@ -59,7 +59,7 @@ afterAll(() => {
   for (const child of children) child.kill();
 });
 
-describe('issue 3: streaming with backpressure', () => {
+describe('streaming with backpressure', () => {
   it(
     'a 512 MiB body passes through the gateway with RSS growth under 64 MiB',
     { timeout: 120_000 },

@@ -169,7 +169,7 @@ describe('DASH corpus (real manifests)', () => {
         expect(result.skipped.filter((s) => s.reason !== 'declined')).toEqual([]);
       });
 
-      it('SPEC §4: every byte outside the URIs is preserved (independent mask of URI values)', () => {
+      it('README "The token strategies": every byte outside the URIs is preserved (independent mask of URI values)', () => {
         const { text, result } = rewrite(testCase);
         expect(maskUris(result.text)).toBe(maskUris(text));
       });

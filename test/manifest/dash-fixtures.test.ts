@@ -83,7 +83,7 @@ describe('DASH fixtures: hand-written input/expected pairs', () => {
 
   for (const input of inputs) {
     describe(input, () => {
-      it('SPEC §4: the output is the hand-written expected text, byte for byte', () => {
+      it('README "The token strategies": the output is the hand-written expected text, byte for byte', () => {
         const result = rewrite(input);
         expect(result.malformed).toBeUndefined();
         expect(result.text).toBe(read(expectedName(input)));
@@ -91,7 +91,7 @@ describe('DASH fixtures: hand-written input/expected pairs', () => {
 
       if (input.includes('.urlparam.')) return;
 
-      it('SPEC §4: every byte outside the URIs is preserved (independent mask of URI values)', () => {
+      it('README "The token strategies": every byte outside the URIs is preserved (independent mask of URI values)', () => {
         const output = withoutInserted(input, rewrite(input).text);
         expect(maskUris(output)).toBe(maskUris(read(input)));
       });

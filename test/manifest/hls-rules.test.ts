@@ -287,7 +287,7 @@ describe('What the tokenizer is told', () => {
   });
 });
 
-describe('SPEC §4: URIs that never get a token', () => {
+describe('README "The token strategies": URIs that never get a token', () => {
   it('data: and skd: URIs are reported with their reason and the tokenizer is not asked', () => {
     const input = lines(
       '#EXTM3U',
@@ -324,7 +324,7 @@ describe('SPEC §4: URIs that never get a token', () => {
   });
 });
 
-describe('SPEC §4: a URI that already has a query keeps it', () => {
+describe('README "The token strategies": a URI that already has a query keeps it', () => {
   it('the token parameters are appended with "&"; existing bytes and order are kept (Nimble session first)', () => {
     const input = lines('#EXTM3U', 'l_1_2_3.ts?nimblesessionid=42&wmsAuthSign=c2Vy+dmVy/MQ==&b=%20x&c');
     expect(rewrite(input).text).toBe(

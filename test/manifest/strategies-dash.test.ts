@@ -538,7 +538,7 @@ const NO_TOKENS: Readonly<Record<string, NoTokens>> = {
 /** Defects in src/ this suite finds: each entry pins the exact violations and fails once it is fixed. */
 const KNOWN: readonly KnownDefect[] = [];
 
-describe('SPEC §4 strategies on every DASH fixture and corpus manifest, checked by the verifier', () => {
+describe('The token strategies on every DASH fixture and corpus manifest, checked by the verifier', () => {
   it('covers every fixture input and every corpus file', () => {
     expect(fixtureInputs.length).toBeGreaterThanOrEqual(7);
     expect(corpusFiles).toHaveLength(12);
@@ -559,7 +559,7 @@ describe('SPEC §4 strategies on every DASH fixture and corpus manifest, checked
           });
           expect(result.malformed).toBeUndefined();
 
-          // SPEC §4: the output differs from the input only inside URIs.
+          // README "The token strategies": the output differs from the input only inside URIs.
           expect(maskUris(result.text)).toBe(maskUris(text));
           expect(readBack(result.text, run.scheme, upstream)).toEqual(readBack(text, run.scheme, upstream));
 

@@ -353,7 +353,7 @@ const KNOWN: readonly KnownDefect[] = [
   ['corpus/hls/apple-llhls-spec-example_media.m3u8', 'EXT-X-RENDITION-REPORT@URI ../4M/waitForMSN.php'],
 ].flatMap(([label, where]) => knownDefects(label!, 'path', CLIMBS, [where!]));
 
-describe('SPEC §4 strategies on every HLS fixture and corpus playlist, checked by the verifier', () => {
+describe('The token strategies on every HLS fixture and corpus playlist, checked by the verifier', () => {
   it('covers every fixture input and every corpus file', () => {
     expect(fixtureInputs.length).toBeGreaterThanOrEqual(12);
     expect(corpusFiles).toHaveLength(28);
@@ -375,7 +375,7 @@ describe('SPEC §4 strategies on every HLS fixture and corpus playlist, checked 
           const before = scanPlaylist(text, new URL(testCase.url));
           const after = scanPlaylist(result.text, signed.url);
 
-          // SPEC §4: the output differs from the input only inside URIs.
+          // README "The token strategies": the output differs from the input only inside URIs.
           expect(after.masked).toBe(before.masked);
           expect(after.sites).toHaveLength(before.sites.length);
           const none = NO_TOKENS[testCase.label];

@@ -1,7 +1,7 @@
 /**
  * What the strategy tests share: one signed manifest request per strategy, the real tokenizer, and a
  * judge that checks every URI a player will request from a rewritten manifest by running the verifier
- * on it (SPEC §3, §4), never by comparing token strings. The URI scanners live next to the tests
+ * on it (README "Token rules", "The token strategies"), never by comparing token strings. The URI scanners live next to the tests
  * (strategies-hls.test.ts, strategies-dash.test.ts) and share no code with the rewriters.
  */
 import { expect } from 'vitest';
@@ -138,7 +138,7 @@ function tokenNames(scheme: TokenScheme): string[] {
   return [...scheme.transports.query];
 }
 
-/** SPEC §4: forward copies a directory token, mint starts from a file token, path embeds one in the path. */
+/** README "The token strategies": forward copies a directory token, mint starts from a file token, path embeds one in the path. */
 const INCOMING_SCOPE: Readonly<Record<TokenStrategy, SignScope>> = {
   forward: 'directory',
   mint: 'file',
@@ -217,7 +217,7 @@ export interface FoundSite {
   readonly site: string;
   /** The value as written (XML-decoded, trimmed). */
   readonly raw: string;
-  /** Reloaded by the player (SPEC §4 mint: playlist lifetime). */
+  /** Reloaded by the player (mint: the playlist lifetime, README "The token strategies"). */
   readonly playlist: boolean;
   /**
    * The absolute http(s) URLs requested for it: one, or a template's first, middle and last segment
@@ -244,7 +244,7 @@ export interface FoundSite {
   readonly viewerControlled?: boolean;
 }
 
-/** SPEC §3: `~{token}~{expires}` is a path segment of its own; `~` is not base64url. Bunny: `bcdn_token=…`. */
+/** README "Token rules": `~{token}~{expires}` is a path segment of its own; `~` is not base64url. Bunny: `bcdn_token=…`. */
 const PATH_TOKEN_SEGMENT = /^(?:~[^/~]*~[^/~]*|bcdn_token=[^/]*)$/;
 
 function queryPairs(url: URL): string[] {
@@ -326,7 +326,7 @@ function decodedPath(url: URL): string | undefined {
   return checked.ok ? checked.path : undefined;
 }
 
-/** Whether the viewer's own token opens `path` (SPEC §3 scopes; Edgecast prefixes). */
+/** Whether the viewer's own token opens `path` (the scopes of README "Token rules"; Edgecast prefixes). */
 function incomingOpens(grant: Grant, path: string): boolean {
   switch (grant.scope) {
     case 'file':
@@ -340,7 +340,7 @@ function incomingOpens(grant: Grant, path: string): boolean {
   }
 }
 
-/** Whether SPEC §4 says the strategy must give the URL a token. */
+/** Whether the README's strategies say the strategy must give the URL a token. */
 function required(
   context: JudgeContext,
   site: FoundSite,
@@ -351,7 +351,7 @@ function required(
   const path = decodedPath(intended);
   if (path === undefined) return false;
   const { grant } = context;
-  // SPEC §4: a query token below a foreign BaseURL alternative would reach that host on failover, so
+  // README "The token strategies": a query token below a foreign BaseURL alternative would reach that host on failover, so
   // forward and mint must leave such a URI alone (path tokens live in the gateway's BaseURL only).
   const failsOverAbroad = (site.failoverUrls ?? []).some((url) => !gatewayOrigins.has(url.origin));
   if (failsOverAbroad && context.strategy !== 'path') return false;

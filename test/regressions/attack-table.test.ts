@@ -1,5 +1,5 @@
 /**
- * SPEC §2 and issue 3 ("never an open proxy"): requests that try to reach another file, another
+ * README "Token rules" ("never an open proxy"): requests that try to reach another file, another
  * directory, another zone or another host are refused before the origin is contacted. Each row is
  * sent as exact bytes over a TCP socket, so that no HTTP client normalises it first (fetch and undici
  * resolve `%2e%2e` and refuse absolute-form targets themselves).

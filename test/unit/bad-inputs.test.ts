@@ -163,7 +163,7 @@ describe('bad inputs on the signing side', () => {
     );
   });
 
-  it('unicode paths are signed decoded and sent percent-encoded (SPEC §2)', () => {
+  it('unicode paths are signed decoded and sent percent-encoded (README "Token rules")', () => {
     const url = signUrl('/vod/My Movie/épisode 1.m3u8', { scheme: 'gcore', secret: KEY, expires: EXP });
     expect(url.startsWith('/vod/My%20Movie/%C3%A9pisode%201.m3u8?md5=')).toBe(true);
     const check = verifyRequest(url, { scheme: 'gcore', secret: KEY, now: NOW });
@@ -244,7 +244,7 @@ describe('CLI: bad arguments get a clear message and exit 2', () => {
       ],
       { encoding: 'utf8' },
     ).trim();
-    // md5("2147483647/videos/video-1/ secret_key"), the seed's directory vector.
+    // md5("2147483647/videos/video-1/ secret_key"), Gcore's directory vector.
     expect(url).toBe('/videos/video-1/~Jnj5pfQgzPHKnKIStMHFdA~2147483647/master.m3u8');
     const deeper = url.replace('master.m3u8', '360p/seg-1.ts');
     const out = run(['verify', deeper, '--scheme', 'gcore', '--secret', KEY, '--now', String(NOW), '--json']);

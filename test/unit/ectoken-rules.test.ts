@@ -5,8 +5,8 @@ import { createEctokenScheme, type EctokenOptions } from '../../src/tokens/ectok
 
 /*
  * The ec_* access rules, driven through checkRequest as the gateway calls it. Every expected verdict is
- * written by hand from the Edgecast / Azure documentation (seed 004, docs.edgecast.com "Restricting
- * Access by …" pages, summarised in token-formats.md §C) and SPEC §2 (400 path, 403 token, 410 expired).
+ * written by hand from the Edgecast / Azure documentation (Azure CDN token authentication, docs.edgecast.com "Restricting
+ * Access by …" pages) and the README's "Token rules" (400 path, 403 token, 410 expired).
  * Tokens are made by the reference encryptor below, not by src/.
  */
 
@@ -58,7 +58,7 @@ const exp = `ec_expire=${LATER}`;
 const at = (path: string): Request => ({ target: `${path}?token={t}` });
 
 const rows: Row[] = [
-  // ec_expire: "Requests submitted after the expiration time are denied"; SPEC §2 makes now == expiry expired.
+  // ec_expire: "Requests submitted after the expiration time are denied"; the README's "Token rules" make now == expiry expired.
   { name: 'ec_expire: one second before expiry → 200', plaintext: `ec_expire=${NOW + 1}`, expect: OK },
   { name: 'ec_expire: now == ec_expire → 410', plaintext: `ec_expire=${NOW}`, expect: EXPIRED },
   { name: 'ec_expire: one second after expiry → 410', plaintext: `ec_expire=${NOW - 1}`, expect: EXPIRED },
@@ -74,7 +74,7 @@ const rows: Row[] = [
     expect: EXPIRED,
   },
 
-  // ec_url_allow: the request path starts with a value (seed 004's /pictures examples).
+  // ec_url_allow: the request path starts with a value (Azure's /pictures examples).
   {
     name: 'ec_url_allow=/pictures opens /pictures/city/strasbourg.png',
     plaintext: `${exp}&ec_url_allow=/pictures`,
@@ -175,25 +175,25 @@ const rows: Row[] = [
     expect: WRONG_PATH,
   },
   {
-    name: 'SPEC §2 canonicalisation first: /pictures/../secret/x.png → 400 even under /pictures',
+    name: 'canonicalisation first (README "Token rules"): /pictures/../secret/x.png → 400 even under /pictures',
     plaintext: `${exp}&ec_url_allow=/pictures`,
     request: at('/pictures/../secret/x.png'),
     expect: BAD_PATH,
   },
   {
-    name: 'SPEC §2 canonicalisation first: /pictures/%2e%2e/secret/x.png → 400',
+    name: 'canonicalisation first (README "Token rules"): /pictures/%2e%2e/secret/x.png → 400',
     plaintext: `${exp}&ec_url_allow=/pictures`,
     request: at('/pictures/%2e%2e/secret/x.png'),
     expect: BAD_PATH,
   },
   {
-    name: 'SPEC §2 canonicalisation first: an encoded slash /pictures%2F../x → 400',
+    name: 'canonicalisation first (README "Token rules"): an encoded slash /pictures%2F../x → 400',
     plaintext: `${exp}&ec_url_allow=/pictures`,
     request: at('/pictures%2F..%2Fsecret.png'),
     expect: BAD_PATH,
   },
 
-  // ec_country_allow / ec_country_deny: ISO 3166 codes; allow wins over deny (seed 004).
+  // ec_country_allow / ec_country_deny: ISO 3166 codes; allow wins over deny (Azure CDN documentation).
   {
     name: 'ec_country_allow=US: a US viewer → 200',
     plaintext: `${exp}&ec_country_allow=US`,
@@ -249,7 +249,7 @@ const rows: Row[] = [
     expect: RULE,
   },
 
-  // ec_ref_allow / ec_ref_deny (docs.edgecast.com Restricting_Access_by_Referrer; seed 004).
+  // ec_ref_allow / ec_ref_deny (docs.edgecast.com Restricting_Access_by_Referrer).
   {
     name: 'ec_ref_allow=example.com: Referer https://example.com/page → 200',
     plaintext: `${exp}&ec_ref_allow=example.com`,
@@ -426,7 +426,7 @@ const rows: Row[] = [
     expect: OK,
   },
 
-  // ec_proto_allow / ec_proto_deny: http, https, http,https; allow wins over deny (seed 004).
+  // ec_proto_allow / ec_proto_deny: http, https, http,https; allow wins over deny (Azure CDN documentation).
   {
     name: 'ec_proto_allow=https: an https request → 200',
     plaintext: `${exp}&ec_proto_allow=https`,
@@ -626,7 +626,7 @@ const rows: Row[] = [
     expect: OK,
   },
 
-  // Where the token travels: `token` (renamable, "Token Auth Parameter") or the whole query (seed 004).
+  // Where the token travels: `token` (renamable, "Token Auth Parameter") or the whole query (Azure CDN documentation).
   {
     name: 'token in the token parameter, other pairs kept byte for byte',
     plaintext: exp,
@@ -704,7 +704,7 @@ const rows: Row[] = [
     expect: { status: 403, reason: 'missing' },
   },
 
-  // Keys and integrity (issue 7: wrong key, backup key, 512 characters).
+  // Keys and integrity (ectoken: wrong key, backup key, 512 characters).
   {
     name: 'a token under the backup key opens with [primary, backup] → 200',
     plaintext: exp,
@@ -720,7 +720,7 @@ const rows: Row[] = [
     expect: { status: 403, reason: 'invalid' },
   },
   {
-    name: 'a forged (wrong key) token that is also expired → 403, not 410 (SPEC §2: signature first)',
+    name: 'a forged (wrong key) token that is also expired → 403, not 410 (signature first, expiry second: README "Token rules")',
     plaintext: `ec_expire=${NOW - 10}`,
     signKey: 'SomeOtherKey1',
     expect: { status: 403, reason: 'invalid' },

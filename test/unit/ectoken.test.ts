@@ -468,7 +468,7 @@ describe('keys: a wrong key is refused; primary and backup both open', () => {
     expect(check('SomeOtherKey1')).toMatchObject({ ok: false, status: 403, reason: 'invalid' });
   });
 
-  it('a forged token is 403 whatever its expiry (SPEC §2: signature first)', () => {
+  it('a forged token is 403 whatever its expiry (signature first, expiry second: README "Token rules")', () => {
     const forged = referenceEncrypt('ec_expire=1000', 'SomeOtherKey1');
     const { verdict } = checkRequest(`/v/a.ts?token=${forged}`, {
       scheme: createEctokenScheme(),

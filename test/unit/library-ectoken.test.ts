@@ -10,7 +10,7 @@ import {
   type EctokenRules,
 } from '../../src/index.js';
 
-// Issue 7, the library side: signUrl / verifyRequest with scheme 'ectoken', its rules and request facts,
+// ectoken, the library side: signUrl / verifyRequest with scheme 'ectoken', its rules and request facts,
 // and the encrypt / decrypt / rules helpers from the package entry.
 
 const KEY = 'Primary1';
@@ -19,7 +19,7 @@ const EXP = 2_000_000_000;
 
 const aesKey = (key: string): Buffer => createHash('sha256').update(key, 'utf8').digest();
 
-/** Issue 7's format description, with node:crypto alone: base64url(IV ‖ ciphertext ‖ tag). */
+/** The format as Edgecast documents it, with node:crypto alone: base64url(IV ‖ ciphertext ‖ tag). */
 function independentDecrypt(token: string, key: string): string {
   const bytes = Buffer.from(token, 'base64url');
   const decipher = createDecipheriv('aes-256-gcm', aesKey(key), bytes.subarray(0, 12));

@@ -53,7 +53,7 @@ function replaceChar(text: string, index: number): string {
   return text.slice(0, at) + next + text.slice(at + 1);
 }
 
-describe('SPEC §2 round trip: what signUrl signs, verifyRequest accepts', () => {
+describe('round trip (README "Token rules"): what signUrl signs, verifyRequest accepts', () => {
   it('keycdn: arbitrary decoded paths, secrets and expiries', () => {
     fc.assert(
       fc.property(decodedPath, secret, expires, (path, key, exp) => {
@@ -85,7 +85,7 @@ describe('SPEC §2 round trip: what signUrl signs, verifyRequest accepts', () =>
   });
 });
 
-describe('SPEC §2: changing any one character is a denial', () => {
+describe('Token rules: changing any one character is a denial', () => {
   for (const scheme of ['keycdn', 'gcore'] as const) {
     const tokenName = scheme === 'keycdn' ? 'token' : 'md5';
     const expiresName = scheme === 'keycdn' ? 'expire' : 'expires';
@@ -158,7 +158,7 @@ describe('SPEC §2: changing any one character is a denial', () => {
   });
 });
 
-describe('SPEC §2: signature first, expiry second', () => {
+describe('Token rules: signature first, expiry second', () => {
   for (const scheme of ['keycdn', 'gcore'] as const) {
     it(`${scheme}: an expired token is 410 only when its signature is right`, () => {
       fc.assert(

@@ -32,7 +32,7 @@ function expectedUrl(v: Vector): string {
   return v.url ?? `${v.path}?${token}=${v.token}&${expires}=${v.expires}`;
 }
 
-describe('SPEC §3: every seed vector is reproduced byte for byte', () => {
+describe('README "Token rules": every seed vector is reproduced byte for byte', () => {
   it('has vectors for both schemes', () => {
     expect(vectors.filter((v) => v.scheme === 'keycdn').length).toBeGreaterThan(3);
     expect(vectors.filter((v) => v.scheme === 'gcore').length).toBeGreaterThan(3);

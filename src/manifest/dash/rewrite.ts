@@ -258,7 +258,7 @@ class DashRewriter {
           kind: 'skipped',
           skipped: { site: occurrence.row.site, uri: outcome.core.text, reason: 'declined' },
         };
-    // SPEC §4, a token is never sent to a third party: a URI that follows its base goes wherever the
+    // a token is never sent to a third party: a URI that follows its base goes wherever the
     // player's BaseURL selection takes it (ISO/IEC 23009-1 §5.6.5 alternatives, DVB priorities, content
     // steering), so it gets a token only when every base it may be resolved against is the gateway's.
     if (!this.baseTrusted(occurrence) && dependence(outcome.core.text) !== 'none') return declined;
@@ -335,14 +335,14 @@ class DashRewriter {
 
 /**
  * Rewrites an MPD (or an MPD Patch) so that every URI a player will request carries a token, changing
- * nothing but those URIs (SPEC §4). Choices worth knowing:
+ * nothing but those URIs (README "The token strategies"). Choices worth knowing:
  * - Relative URIs resolve through the BaseURL chain (Representation → AdaptationSet → Period → MPD →
  *   first Location or the MPD's URL). Of several BaseURLs at one level the first is used for children;
  *   each leaf alternative is offered to the tokenizer on its own (foreign ones are declined).
  * - A player may fail over to any BaseURL alternative (ISO/IEC 23009-1 §5.6.5, DVB priorities, content
  *   steering) and resolve relative URIs against it. Where any base a relative URI may be resolved
  *   against does not name the gateway once rewritten (another CDN, an upstream BaseURL or Location the
- *   tokenizer declined), that URI gets no token and is reported declined (SPEC §4: a token is never sent
+ *   tokenizer declined), that URI gets no token and is reported declined (a token is never sent
  *   to a third party). URIs with their own scheme and host are judged by the tokenizer as always.
  * - Directory BaseURLs (path ending in `/`) get no query token, only a rebase from the upstream origin
  *   to the gateway (scheme and authority) or a path token; leaf BaseURLs (the media file of SegmentBase

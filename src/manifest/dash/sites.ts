@@ -56,11 +56,11 @@ const segmentAttribute = (element: string, attribute: string, template: boolean)
 });
 
 /**
- * Every URI-bearing construct of an MPD (SPEC §4) and of an MPD Patch body. BaseURLs ending in `/` are
+ * Every URI-bearing construct of an MPD (README "The token strategies") and of an MPD Patch body. BaseURLs ending in `/` are
  * directories that are never fetched themselves and get no query token (a query on a directory is
  * dropped when children are resolved against it, RFC 3986 §5.2.2); they are still offered to the
  * tokenizer, so that one naming the upstream origin is pointed at the gateway, and a path token
- * (SPEC §3) goes into them for the relative URIs below to inherit.
+ * (README "Token rules") goes into them for the relative URIs below to inherit.
  */
 export const DASH_URI_SITES: readonly DashUriSite[] = [
   baseUrl('MPD'),
@@ -95,7 +95,7 @@ export const DASH_URI_SITES: readonly DashUriSite[] = [
     segment: false,
     resolution: 'document',
   },
-  // Beyond SPEC §4's list. DASH-IF content steering (the counterpart of HLS EXT-X-CONTENT-STEERING
+  // Beyond the README's list of URI sites. DASH-IF content steering (the counterpart of HLS EXT-X-CONTENT-STEERING
   // SERVER-URI): the steering server's DCSM, inside ServiceDescription or at MPD level, is reloaded for
   // as long as the player plays, hence the playlist lifetime.
   {
