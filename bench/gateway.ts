@@ -88,7 +88,7 @@ export interface GatewayBenchRow {
 
 export interface GatewayBenchReport {
   readonly rows: readonly GatewayBenchRow[];
-  /** nginx front ÷ anchor, req/s: 150 KB segments and 1 MiB (target ≥ 0.9). */
+  /** nginx front ÷ anchor, req/s, the median of each round's pair: 150 KB segments and 1 MiB (target ≥ 0.9). */
   readonly ratios: { readonly segment: number; readonly large: number };
   readonly table: string;
 }
@@ -522,6 +522,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
       plans.push({ file, path, bytes, connections, targets });
     }
 
+    const perRound = new Map<string, number[]>();
     for (const { file, bytes, connections, targets } of plans) {
       for (const target of targets) {
         const check = await fetch(target.url, { headers: target.headers ?? {} });
@@ -535,12 +536,18 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
       const slices = new Map<Target, Load[]>();
       const cpu = new Map<Target, number[]>();
       for (let round = 0; round < rounds; round += 1) {
-        for (const target of targets) {
+        // Every other round runs the targets in reverse order, so that neither side of a pair (anchor,
+        // front) always runs first after a cache warm-up or a neighbour's burst on a shared machine.
+        for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
           const pids = target.pids();
           const before = cpuMicros(pids);
           const result = await load(target.url, connections, seconds, target.headers ?? {});
           const after = cpuMicros(pids);
           slices.set(target.target, [...(slices.get(target.target) ?? []), result]);
+          perRound.set(`${file}|${target.target}`, [
+            ...(perRound.get(`${file}|${target.target}`) ?? []),
+            result.requestsPerSecond,
+          ]);
           if (before !== undefined && after !== undefined && result.total > 0) {
             cpu.set(target.target, [...(cpu.get(target.target) ?? []), (after - before) / result.total]);
           }
@@ -568,16 +575,17 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     const find = (file: File, target: Target) =>
       rows.find((row) => row.file === file && row.target === target);
     const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || !b ? NaN : a / b);
-    const ratios = {
-      segment: ratio(
-        find('150 KB segment', 'nginx front + streamgate')?.requestsPerSecond,
-        find('150 KB segment', 'nginx secure_link')?.requestsPerSecond,
-      ),
-      large: ratio(
-        find('1 MiB', 'nginx front + streamgate')?.requestsPerSecond,
-        find('1 MiB', 'nginx secure_link')?.requestsPerSecond,
-      ),
+    // front ÷ anchor within each round (the two slices run back to back), then the median and range of
+    // those: steadier than the ratio of the two medians when the machine's speed drifts between rounds.
+    const paired = (file: File) => {
+      const fronts = perRound.get(`${file}|nginx front + streamgate`) ?? [];
+      const anchors = perRound.get(`${file}|nginx secure_link`) ?? [];
+      const each = fronts.map((front, round) => ratio(front, anchors[round]));
+      return { median: median(each), low: Math.min(...each), high: Math.max(...each) };
     };
+    const pairs = { segment: paired('150 KB segment'), large: paired('1 MiB') };
+    const ratios = { segment: pairs.segment.median, large: pairs.large.median };
+    const range = (pair: { low: number; high: number }) => `${pair.low.toFixed(2)}–${pair.high.toFixed(2)}`;
     const text = table(
       rows.map((row) => {
         const anchorRow = find(row.file, 'nginx secure_link');
@@ -614,9 +622,10 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     const summary =
       `${text}\n\n${cpus().length} × ${cpu}; load from ${WRK === undefined ? 'autocannon (in the bench process)' : 'wrk, one thread'}; ` +
-      `origin, anchor and front are nginx with one worker each; medians of ${rounds} interleaved ${seconds}-second slices after a 2 s warm-up. ` +
+      `origin, anchor and front are nginx with one worker each; medians of ${rounds} interleaved ${seconds}-second slices after a 2 s warm-up, every other round in reverse order. ` +
       `CPU µs/req counts the serving processes only: nginx's workers, plus the gateway behind the front; the origin's own row is the origin.\n` +
-      `nginx front ÷ anchor, req/s: ${ratios.segment.toFixed(2)} on 150 KB segments, ${ratios.large.toFixed(2)} on 1 MiB (target ≥ 0.9); ` +
+      `nginx front ÷ anchor, req/s, median of the ${rounds} rounds' pairs (range): ${ratios.segment.toFixed(2)} (${range(pairs.segment)}) on 150 KB segments, ` +
+      `${ratios.large.toFixed(2)} (${range(pairs.large)}) on 1 MiB (target ≥ 0.9); ` +
       `both cache, so segments are served from nginx's cache after the first request. ` +
       `CPU per request, anchor ÷ front (the same figure, steadier on a busy machine): ${cpuRatio('150 KB segment')} on 150 KB, ` +
       `${cpuRatio('1 MiB')} on 1 MiB, ${cpuRatio('1 KiB')} on 1 KiB.\n` +
