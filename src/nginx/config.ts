@@ -554,7 +554,7 @@ function writeMaps(out: Lines, config: Config, zones: readonly Zone[]): void {
   }
   out.map(quote('$sg_zone|$sg_kind|$sg_attempt'), 'sg_key', [...keyEntries, ['default', '""']]);
   out.map(quote('$sg_zone|$sg_kind|$sg_attempt'), 'sg_next_attempt', [...nextEntries, ['default', '""']]);
-  // Zones that forward the viewer's token hand out directory tokens (README, "The three token
+  // Zones that forward the viewer's token hand out directory tokens (README, "The token
   // strategies"): their directory candidate comes first, so a segment needs one check, not two.
   out.map('$sg_zone', 'sg_dir_first', [
     ...zones
