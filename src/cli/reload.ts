@@ -53,10 +53,16 @@ export interface ConfigSource {
   readonly files: readonly string[];
 }
 
-/** The files whose change means a new configuration: the file itself, key files, the country database. */
+/**
+ * The files whose change means a new configuration: the file itself, key files (`secretFile`, and the
+ * PEM and JWKS files of CloudFront and JWT zones), the country database.
+ */
 export function watchedFiles(config: Config, source: ConfigSource): string[] {
   const files = new Set<string>(source.files);
-  for (const zone of config.zones) if (zone.secretFile !== undefined) files.add(zone.secretFile);
+  for (const zone of config.zones) {
+    if (zone.secretFile !== undefined) files.add(zone.secretFile);
+    for (const file of zone.schemeFiles) files.add(file);
+  }
   if (config.geo.database !== undefined) files.add(config.geo.database);
   return [...files];
 }

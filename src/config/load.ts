@@ -39,6 +39,8 @@ export interface ZoneConfig {
   readonly keys: readonly string[];
   /** The absolute path the keys were read from (`secretFile`), watched by `reload.watch`. */
   readonly secretFile?: string;
+  /** Absolute paths of the files the scheme's block named (PEM keys, JWKS), watched by `reload.watch`. */
+  readonly schemeFiles: readonly string[];
   readonly tokens: TokenStrategy;
   readonly bindIp: boolean;
   /** The zone reads path-embedded tokens and writes them into manifests (src/tokens/path-form.ts). */
@@ -198,8 +200,9 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
   // The block with its defaults, even when the zone did not write one (ectoken: param token).
   const block = definition?.zoneOptions?.parse(zone[zone.scheme] ?? {});
   let schemeOptions: unknown = block;
+  const schemeFiles: string[] = [];
   if (definition?.resolveZone !== undefined) {
-    const resolved = definition.resolveZone(block, { keys, baseDir });
+    const resolved = definition.resolveZone(block, { keys, baseDir, files: schemeFiles });
     if (resolved.ok) schemeOptions = resolved.options;
     else problems.push(...resolved.problems.map((problem) => `zones[${index}].${zone.scheme}: ${problem}`));
   }
@@ -215,6 +218,7 @@ function resolveZone(zone: ParsedZone, index: number, env: NodeJS.ProcessEnv, ba
     scheme: zone.scheme,
     keys,
     ...(secretFile === undefined ? {} : { secretFile }),
+    schemeFiles: [...new Set(schemeFiles)],
     tokens: zone.tokens,
     bindIp: zone.bindIp,
     pathTokens: zone.pathTokens,

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { BlockList, isIPv4 } from 'node:net';
 import {
   createPrivateKey,
@@ -13,6 +11,8 @@ import {
   optionInteger,
   optionString,
   optionStrings,
+  readZoneFile,
+  type ResolveContext,
   type ResolvedOptions,
   type SchemeDefinition,
   type SchemeOptions,
@@ -407,23 +407,14 @@ const zoneOptions = z.strictObject({
 
 type ZoneBlock = z.output<typeof zoneOptions>;
 
-function readPem(file: string, baseDir: string, problems: string[], what: string): string | undefined {
-  try {
-    return readFileSync(resolve(baseDir, file), 'utf8');
-  } catch (error) {
-    problems.push(`${what}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
-    return undefined;
-  }
-}
-
-function resolveZone(options: unknown, context: { baseDir: string }): ResolvedOptions {
+function resolveZone(options: unknown, context: ResolveContext): ResolvedOptions {
   const block = options as ZoneBlock | undefined;
   if (block === undefined) return { ok: false, problems: ['needs keyPairs: [{ id, publicKeyFile }]'] };
   const problems: string[] = [];
   const keyPairs: CloudfrontKeyPair[] = [];
   for (const [index, pair] of block.keyPairs.entries()) {
     const pem =
-      pair.publicKey ?? readPem(pair.publicKeyFile ?? '', context.baseDir, problems, `keyPairs[${index}]`);
+      pair.publicKey ?? readZoneFile(pair.publicKeyFile ?? '', context, problems, `keyPairs[${index}]`);
     if (pem === undefined) continue;
     try {
       createPublicKey(pem);
@@ -434,7 +425,7 @@ function resolveZone(options: unknown, context: { baseDir: string }): ResolvedOp
   }
   let privateKey: string | undefined;
   if (block.privateKeyFile !== undefined) {
-    privateKey = readPem(block.privateKeyFile, context.baseDir, problems, 'privateKeyFile');
+    privateKey = readZoneFile(block.privateKeyFile, context, problems, 'privateKeyFile');
     if (privateKey !== undefined) {
       try {
         createPrivateKey(privateKey);
@@ -514,7 +505,7 @@ export const cloudfrontDefinition = {
     }
     return problems;
   },
-  resolveZone: (options: unknown, context: { baseDir: string }) => resolveZone(options, context),
+  resolveZone,
   create: (options?: unknown) => createCloudfrontScheme((options ?? {}) as CloudfrontOptions),
   flags: [
     {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { z } from 'zod';
 import type { RequestFacts, SchemeCapabilities, TokenScheme, Transports } from './scheme.js';
 import { SignError } from './sign.js';
@@ -66,6 +68,28 @@ export interface ResolveContext {
   readonly keys: readonly string[];
   /** The directory relative file names are read from (the config file's). */
   readonly baseDir: string;
+  /**
+   * Where `readZoneFile` records the absolute paths it read (key files, JWKS), so that `reload.watch`
+   * picks up a rotated key file like a rotated `secretFile`.
+   */
+  readonly files?: string[];
+}
+
+/** Reads a file a zone block names, relative to `baseDir`, or records why it cannot (with `what`). */
+export function readZoneFile(
+  file: string,
+  context: Pick<ResolveContext, 'baseDir' | 'files'>,
+  problems: string[],
+  what: string,
+): string | undefined {
+  const path = resolve(context.baseDir, file);
+  context.files?.push(path);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    problems.push(`${what}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    return undefined;
+  }
 }
 
 export type ResolvedOptions =

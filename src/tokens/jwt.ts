@@ -7,15 +7,15 @@ import {
   verify as verifyBytes,
   type KeyObject,
 } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { BlockList, isIPv4 } from 'node:net';
-import { resolve } from 'node:path';
 import { z } from 'zod';
 import {
   FACT_FLAGS,
   optionInteger,
   optionString,
   optionStrings,
+  readZoneFile,
+  type ResolveContext,
   type ResolvedOptions,
   type SchemeDefinition,
   type SchemeOptions,
@@ -437,15 +437,6 @@ const zoneOptions = z.strictObject({
 
 type ZoneBlock = z.output<typeof zoneOptions>;
 
-function readText(file: string, baseDir: string, problems: string[], what: string): string | undefined {
-  try {
-    return readFileSync(resolve(baseDir, file), 'utf8');
-  } catch (error) {
-    problems.push(`${what}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
-    return undefined;
-  }
-}
-
 /** The keys of a JWKS document (RFC 7517 §5): RSA and EC public keys, each with its kid. */
 export function jwksKeys(text: string): JwtPublicKey[] | string {
   let json: unknown;
@@ -465,15 +456,12 @@ export function jwksKeys(text: string): JwtPublicKey[] | string {
   return keys.length === 0 ? 'holds no RSA or EC key' : keys;
 }
 
-function resolveZone(
-  options: unknown,
-  context: { keys: readonly string[]; baseDir: string },
-): ResolvedOptions {
+function resolveZone(options: unknown, context: ResolveContext): ResolvedOptions {
   const block = (options ?? {}) as ZoneBlock;
   const problems: string[] = [];
   const publicKeys: JwtPublicKey[] = [];
   if (block.jwksFile !== undefined) {
-    const text = readText(block.jwksFile, context.baseDir, problems, 'jwksFile');
+    const text = readZoneFile(block.jwksFile, context, problems, 'jwksFile');
     if (text !== undefined) {
       const parsed = jwksKeys(text);
       if (typeof parsed === 'string') problems.push(`jwksFile: ${parsed}`);
@@ -481,12 +469,12 @@ function resolveZone(
     }
   }
   if (block.publicKeyFile !== undefined) {
-    const pem = readText(block.publicKeyFile, context.baseDir, problems, 'publicKeyFile');
+    const pem = readZoneFile(block.publicKeyFile, context, problems, 'publicKeyFile');
     if (pem !== undefined) publicKeys.push({ key: pem });
   }
   let privateKey: string | undefined;
   if (block.privateKeyFile !== undefined)
-    privateKey = readText(block.privateKeyFile, context.baseDir, problems, 'privateKeyFile');
+    privateKey = readZoneFile(block.privateKeyFile, context, problems, 'privateKeyFile');
   if (problems.length > 0) return { ok: false, problems };
   if (publicKeys.length === 0 && context.keys.length === 0) {
     return { ok: false, problems: ['needs keys: secrets (HS256), or jwt.jwksFile / jwt.publicKeyFile'] };
@@ -587,8 +575,7 @@ export const jwtDefinition = {
     }
     return problems;
   },
-  resolveZone: (options: unknown, context: { keys: readonly string[]; baseDir: string }) =>
-    resolveZone(options, context),
+  resolveZone,
   create: (options?: unknown) => createJwtScheme((options ?? {}) as JwtOptions),
   flags: [
     {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -250,6 +250,52 @@ describe('reload.watch: a changed key file is picked up without a signal', () =>
       expect(refused.source).toBe('file changed');
       expect((await getOnce(`${base}${sign(K2)}`)).status).toBe(502);
       expect((await getOnce(`${base}${sign(K3)}`)).status).toBe(403);
+    } finally {
+      await serve.kill();
+    }
+  }, 60_000);
+});
+
+describe('reload.watch: a rotated JWKS file is picked up like a key file', () => {
+  it('polls jwt.jwksFile and applies the new public keys; a broken JWKS is refused and the keys in force stay', async () => {
+    // jose's own tokens and keys (test/vectors/jwt.json, keys/jwt.jwks.json): RS256 with kid rsa-1,
+    // claim prefix /live/.
+    const vectors = JSON.parse(readFileSync(new URL('../vectors/jwt.json', import.meta.url), 'utf8')) as {
+      vectors: Array<{ id: string; token: string }>;
+    };
+    const jwks = JSON.parse(
+      readFileSync(new URL('../vectors/keys/jwt.jwks.json', import.meta.url), 'utf8'),
+    ) as {
+      keys: Array<{ kid: string }>;
+    };
+    const token = vectors.vectors.find((vector) => vector.id === 'rs256-prefix-kid')?.token ?? '';
+    const withoutRsa = { keys: jwks.keys.filter((key) => key.kid !== 'rsa-1') };
+    const dir = mkdtempSync(join(tmpdir(), 'streamgate-watch-jwks-'));
+    writeFileSync(join(dir, 'jwks.json'), JSON.stringify(withoutRsa));
+    writeFileSync(
+      join(dir, 'streamgate.yaml'),
+      'reload: { watch: true, intervalMs: 100 }\nzones:\n  - name: live\n    origin: http://127.0.0.1:9\n    scheme: jwt\n    tokens: forward\n    jwt: { jwksFile: jwks.json }\n',
+    );
+    const serve = startServeProcess(['--config', join(dir, 'streamgate.yaml'), '--port', '0']);
+    try {
+      const base = (await serve.waitFor((line) => line.msg?.startsWith('listening on') === true)).url ?? '';
+      const link = `${base}/live/a.ts?token=${token}`;
+      // No key named rsa-1 yet: 403 before the origin (which does not exist) is asked.
+      expect((await getOnce(link)).status).toBe(403);
+      let mark = serve.lines.length;
+      writeFileSync(join(dir, 'jwks.json'), JSON.stringify(jwks));
+      const reloaded = await serve.waitFor((line) => line.msg === 'configuration reloaded', { from: mark });
+      expect(reloaded.source).toBe('file changed');
+      // The token opens the path now: the request reaches the origin, 502 since nothing listens there.
+      expect((await getOnce(link)).status).toBe(502);
+      mark = serve.lines.length;
+      writeFileSync(join(dir, 'jwks.json'), '{"keys": [');
+      const refused = await serve.waitFor((line) => line.msg?.startsWith('configuration refused') === true, {
+        from: mark,
+      });
+      expect(refused.source).toBe('file changed');
+      expect(JSON.stringify(refused)).toContain('jwksFile');
+      expect((await getOnce(link)).status).toBe(502);
     } finally {
       await serve.kill();
     }
