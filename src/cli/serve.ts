@@ -24,7 +24,7 @@ import { asUsage, KEY_OPTIONS, parseSeconds, SCHEME_CHOICES, UsageError, type Io
 
 export const SERVE_HELP = `Usage: streamgate serve [--config FILE] [--host 127.0.0.1] [--port 8080]
                        [--origin URL] [--scheme ${SCHEME_CHOICES}] [--secret KEY]... [--secret-file FILE]...
-                       [--tokens ${TOKEN_STRATEGIES.join('|')}] [--bind-ip] [--playlist-ttl S] [--segment-ttl S]
+                       [--tokens ${TOKEN_STRATEGIES.join('|')}] [--bind-ip] [--no-path-tokens] [--playlist-ttl S] [--segment-ttl S]
                        [--workers N|auto] [--admin-port N] [--log-level LEVEL] [--check]
 
 Runs the gateway: every request is checked (token, path) before the origin is contacted; manifests are
@@ -40,6 +40,8 @@ rewritten so that nested requests carry valid tokens.
   --tokens S          how manifest URIs get tokens: mint (default), forward, path, or cookie (the entry
                       manifest sets a directory cookie; schemes whose tokens travel in cookies)
   --bind-ip           tokens are bound to the viewer's IP (gcore)
+  --no-path-tokens    read no token from the path and write none into manifests, so a directory token
+                      opens only its own directory's files, not its subtree (pathTokens: false)
   --playlist-ttl S    lifetime of minted playlist tokens (default 14400)
   --segment-ttl S     lifetime of minted segment tokens (default 60)
   --workers N|auto    processes serving the port (default 1; auto: one per CPU; STREAMGATE_WORKERS)
@@ -118,6 +120,7 @@ export const SERVE_OPTIONS = {
   ...KEY_OPTIONS,
   tokens: { type: 'string' },
   'bind-ip': { type: 'boolean' },
+  'no-path-tokens': { type: 'boolean' },
   'playlist-ttl': { type: 'string' },
   'segment-ttl': { type: 'string' },
   'log-level': { type: 'string' },
@@ -187,6 +190,7 @@ function sourceFromFlags(
     secretFiles: values['secret-file'],
     tokens: oneOf('--tokens', values.tokens, TOKEN_STRATEGIES),
     bindIp: values['bind-ip'],
+    pathTokens: values['no-path-tokens'] === true ? false : undefined,
     playlistTtl: parseSeconds('--playlist-ttl', values['playlist-ttl']),
     segmentTtl: parseSeconds('--segment-ttl', values['segment-ttl']),
     workers: workersFlag(values.workers),
@@ -215,7 +219,7 @@ export function describeConfig(config: Config): string[] {
       (zone) =>
         `zone ${zone.name}: ${zone.host ?? '*'}${zone.pathPrefix} → ${zone.origin} ` +
         `(${zone.scheme}, ${zone.keys.length} key${zone.keys.length === 1 ? '' : 's'}, tokens ${zone.tokens}` +
-        `${zone.bindIp ? ', IP-bound' : ''}, playlist ${zone.playlistTtl} s, segment ${zone.segmentTtl} s)`,
+        `${zone.bindIp ? ', IP-bound' : ''}${zone.pathTokens ? '' : ', no path tokens'}, playlist ${zone.playlistTtl} s, segment ${zone.segmentTtl} s)`,
     ),
   ];
 }

@@ -124,6 +124,8 @@ export interface ConfigOverrides {
   readonly secretFiles?: readonly string[];
   readonly tokens?: string;
   readonly bindIp?: boolean;
+  /** false: the zone reads and writes no path-embedded tokens. */
+  readonly pathTokens?: boolean;
   readonly playlistTtl?: number;
   readonly segmentTtl?: number;
   readonly workers?: number | 'auto';
@@ -425,6 +427,7 @@ const ZONE_FIELDS = [
   'secretFiles',
   'tokens',
   'bindIp',
+  'pathTokens',
   'playlistTtl',
   'segmentTtl',
 ] as const;
@@ -460,7 +463,15 @@ function applyOverrides(raw: Record<string, unknown>, overrides: ConfigOverrides
   }
   const current = Array.isArray(zones) && typeof zones[0] === 'object' && zones[0] !== null ? zones[0] : {};
   const zone: Record<string, unknown> = { name: 'default', pathPrefix: '/', ...current };
-  for (const field of ['origin', 'scheme', 'tokens', 'bindIp', 'playlistTtl', 'segmentTtl'] as const) {
+  for (const field of [
+    'origin',
+    'scheme',
+    'tokens',
+    'bindIp',
+    'pathTokens',
+    'playlistTtl',
+    'segmentTtl',
+  ] as const) {
     if (overrides[field] !== undefined) zone[field] = overrides[field];
   }
   if (overrides.secrets !== undefined || overrides.secretFiles !== undefined) {

@@ -36,6 +36,7 @@ import {
   TestOrigin,
   type ZoneInput,
 } from '../integration/support.js';
+import { startServeProcess } from '../helpers/serve-process.js';
 
 const MOVIE = Buffer.from('premium movie bytes');
 const INTRO = Buffer.from('free intro bytes');
@@ -173,6 +174,27 @@ describe('the escalation, as a viewer sends it', () => {
     expect((await httpGet(nested.url, own)).status).toBe(200);
     expect((await httpGet(nested.url, GIVEN)).status).toBe(200);
   });
+});
+
+describe('serve --no-path-tokens, through the real command', () => {
+  it('refuses the escalation 403 without asking the origin; the link as given still opens', async () => {
+    const serve = startServeProcess([
+      ...['--origin', origin.url, '--scheme', 'gcore', '--secret', SECRET, '--port', '0'],
+      '--no-path-tokens',
+    ]);
+    try {
+      const base = (await serve.waitFor((line) => line.msg?.startsWith('listening on') === true)).url ?? '';
+      const refused = await httpGet(base, ESCALATION);
+      expect(refused.status).toBe(403);
+      expect(refused.body.toString()).toBe('403 Forbidden (missing)\n');
+      expect(originPaths()).toEqual([]);
+      const given = await httpGet(base, GIVEN);
+      expect(given.status).toBe(200);
+      expect(given.body.equals(INTRO)).toBe(true);
+    } finally {
+      await serve.kill();
+    }
+  }, 60_000);
 });
 
 describe('the zone scheme without path tokens', () => {
