@@ -82,6 +82,8 @@ export interface SchemeSignOptions {
   readonly countriesBlocked?: readonly string[];
   /** bunny: token_ignore_params (the URL's other parameters are not signed). */
   readonly ignoreParams?: boolean;
+  /** bunny: limit, the download speed limit in kB/s that the gateway (or Bunny's edge) applies. */
+  readonly limit?: number;
   /** jwt: extra claims (an object, or its JSON text). */
   readonly claims?: Readonly<Record<string, unknown>> | string;
   /** jwt: the kid header naming the signing key. */

@@ -17,7 +17,8 @@ import { chooseZone, type ZoneRouter } from './zones.js';
  *
  * - 204 (200 for Envoy, whose HTTP authorization service allows only 200) — the request may pass;
  *   `X-Streamgate-Upstream` holds what the origin must be asked for (the checked path with the token
- *   removed, the other query parameters byte for byte) and `X-Streamgate-Zone` the zone's name;
+ *   removed, the other query parameters byte for byte), `X-Streamgate-Zone` the zone's name, and
+ *   `X-Streamgate-Limit-Rate` the token's own speed limit in bytes per second, when it has one;
  * - 400 for an ambiguous path, 404 when no zone answers, 405 for a method other than GET, HEAD or
  *   OPTIONS, and a token denial with the zone's status (403, 410 expired, or what `denial` sets, with
  *   `Location` for a redirect); `X-Streamgate-Reason` names the reason class.
@@ -263,5 +264,7 @@ export function answerAuth(
   answer(res, original.envoy ? 200 : 204, {
     'x-streamgate-zone': config.name,
     'x-streamgate-upstream': upstream,
+    // The token's own speed limit, bytes per second, for the front to apply (nginx: limit_rate).
+    ...(verdict.rateLimit === undefined ? {} : { 'x-streamgate-limit-rate': String(verdict.rateLimit) }),
   });
 }

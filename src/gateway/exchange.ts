@@ -36,6 +36,12 @@ const enum Mode {
 /** Bytes held for a slow viewer before the origin is paused. */
 const MAX_BACKLOG = 256 * 1024;
 
+/**
+ * Bytes a rate-limited response (a token's own speed limit) may run ahead of its schedule: a small
+ * file goes out at once, and a large one never waits on timers of a few milliseconds.
+ */
+const PACE_BURST = 64 * 1024;
+
 /** Bytes enough to tell `#EXTM3U` or an `<MPD` after an XML prolog from media. */
 const SNIFF_BYTES = 1024;
 
@@ -44,7 +50,7 @@ function onViewerClose(this: Tagged): void {
   this[EXCHANGE]?.viewerClosed();
 }
 function onViewerDrain(this: Tagged): void {
-  this[EXCHANGE]?.controller?.resume();
+  this[EXCHANGE]?.resume();
 }
 
 /**
@@ -69,6 +75,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #sent = 0;
   /** Bytes of the manifest memory budget this exchange holds (see body-budget.ts). */
   #held = 0;
+  /** The token's speed limit (bytes per second), from when the body started, and a pending resume. */
+  #pace: { readonly rate: number; readonly start: number; timer: NodeJS.Timeout | undefined } | undefined;
 
   constructor(
     readonly rt: GatewayRuntime,
@@ -98,9 +106,40 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#finish();
   }
 
+  /** Lets the origin's bytes flow again: on the viewer's drain, or when a paced response is due. */
+  resume(): void {
+    const controller = this.controller;
+    if (controller === undefined || this.#mode !== Mode.Stream) return;
+    // Still over the backlog: the viewer's next 'drain' comes back here.
+    if (this.res.writableLength > MAX_BACKLOG) return;
+    if (this.#paceWait() > 0) this.#schedulePace();
+    else controller.resume();
+  }
+
+  /** Milliseconds until the bytes sent are within the token's speed limit; 0 without one. */
+  #paceWait(): number {
+    const pace = this.#pace;
+    if (pace === undefined) return 0;
+    const allowed = PACE_BURST + (pace.rate * (performance.now() - pace.start)) / 1000;
+    return this.#bytesOut <= allowed ? 0 : ((this.#bytesOut - allowed) / pace.rate) * 1000;
+  }
+
+  #schedulePace(): void {
+    const pace = this.#pace;
+    if (pace === undefined || pace.timer !== undefined) return;
+    pace.timer = setTimeout(
+      () => {
+        pace.timer = undefined;
+        this.resume();
+      },
+      Math.max(1, Math.ceil(this.#paceWait())),
+    );
+  }
+
   #finish(): void {
     if (this.#mode === Mode.Done) return;
     this.#mode = Mode.Done;
+    if (this.#pace?.timer !== undefined) clearTimeout(this.#pace.timer);
     this.#chunks = [];
     this.#body = undefined;
     this.rt.manifestMemory.release(this.#held);
@@ -172,6 +211,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     res.on('drain', onViewerDrain);
+    const rate = this.view.grant.rateLimit;
+    if (rate !== undefined) this.#pace = { rate, start: performance.now(), timer: undefined };
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -183,6 +224,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
         // since a write past the mark returned false).
         this.res.write(chunk);
         if (this.res.writableLength > MAX_BACKLOG) controller.pause();
+        else if (this.#pace !== undefined && this.#paceWait() > 0) {
+          controller.pause();
+          this.#schedulePace();
+        }
         return;
       case Mode.Buffer:
         this.#size += chunk.length;

@@ -306,9 +306,16 @@ function writeMaps(out: Lines, config: Config, zones: readonly Zone[]): void {
     'sg_auth_location',
     'sg_auth_zone',
     'sg_auth_upstream',
+    'sg_auth_rate',
   ]) {
     out.map('$request_method', name, [['default', '""']]);
   }
+  // A token's own speed limit (Bunny `limit`), in bytes per second as the gateways' auth answer says;
+  // 0 (no limit) when there is none, since limit_rate logs an error for an empty value.
+  out.map('$sg_auth_rate', 'sg_limit_rate', [
+    [quote('~^[1-9][0-9]{0,11}$'), '$sg_auth_rate'],
+    ['default', '0'],
+  ]);
   out.line("# The request as the gateway's front door sees it (RFC 9112 §3.2: origin form only).");
   out.map('$request', 'sg_target_refused', [
     [quote('~^\\S+ (?:[^/]|//)'), '1'],
@@ -1005,6 +1012,8 @@ function writeFront(out: Lines, config: Config, zones: readonly Zone[], options:
     location.line('auth_request_set $sg_auth_location $upstream_http_location;');
     location.line('auth_request_set $sg_auth_zone $upstream_http_x_streamgate_zone;');
     location.line('auth_request_set $sg_auth_upstream $upstream_http_x_streamgate_upstream;');
+    location.line('auth_request_set $sg_auth_rate $upstream_http_x_streamgate_limit_rate;');
+    location.line('limit_rate $sg_limit_rate;');
     location.line('error_page 403 = @sg_deny;');
     location.line('set $sg_check gateway-auth;');
     originProxy(

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   FACT_FLAGS,
   optionBoolean,
+  optionInteger,
   optionString,
   optionStrings,
   type SchemeDefinition,
@@ -38,6 +39,8 @@ const HMAC_TOKEN = /^HS256-(1-)?([A-Za-z0-9_-]{43})$/;
 const LEGACY_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 const UNIX = /^[0-9]{1,10}$/;
 const COUNTRIES = /^[A-Za-z]{2}(,[A-Za-z]{2})*$/;
+/** `limit`: kilobytes per second (1 kB = 1,024 bytes, as nginx's limit_rate counts); 0 is no limit. */
+const LIMIT = /^[0-9]{1,9}$/;
 
 export interface BunnyOptions {
   /** Accept the legacy SHA-256 tokens (no `HS256-` prefix) too. */
@@ -190,6 +193,9 @@ export function createBunnyScheme(options: BunnyOptions = {}): TokenScheme {
       new Map(parseQuery(presented.token).map((pair) => [pair.name, pair.rawValue ?? ''])).get(TOKEN) ?? '';
     const token = decodeValue(tokenText) ?? '';
     if (!UNIX.test(presented.expires)) return deny('malformed', 'expires is not a Unix time');
+    const limit = fields.get('limit');
+    if (limit !== undefined && !LIMIT.test(limit))
+      return deny('malformed', 'limit is not a whole number of kB/s');
     const hmac = HMAC_TOKEN.exec(token);
     const isLegacy = hmac === null && LEGACY_TOKEN.test(token);
     if (hmac === null && !isLegacy)
@@ -256,12 +262,15 @@ export function createBunnyScheme(options: BunnyOptions = {}): TokenScheme {
     const expires = Number(presented.expires);
     if (!(context.now < expires)) return deny('expired', `expired at ${expires}`);
 
-    // Minted tokens keep the viewer's country rules and sign only their own parameters: the URIs a
-    // manifest names carry queries of their own.
+    // Minted tokens keep the viewer's country rules and speed limit, and sign only their own
+    // parameters: the URIs a manifest names carry queries of their own.
     const carried: Array<readonly [string, string]> = [
-      ...[...fields].filter(([name]) => name === 'token_countries' || name === 'token_countries_blocked'),
+      ...[...fields].filter(
+        ([name]) => name === 'token_countries' || name === 'token_countries_blocked' || name === 'limit',
+      ),
       ['token_ignore_params', 'true'],
     ];
+    const rateLimit = limit === undefined || Number(limit) === 0 ? undefined : Number(limit) * 1024;
     const ip = hmac?.[1] !== undefined && client !== undefined ? canonicalIp(client) : undefined;
     const base = {
       ok: true as const,
@@ -269,6 +278,7 @@ export function createBunnyScheme(options: BunnyOptions = {}): TokenScheme {
       expires,
       token: presented.token,
       ...(ip === undefined ? {} : { ip }),
+      ...(rateLimit === undefined ? {} : { rateLimit }),
       rules: carried,
     };
     if (presented.via === 'path') {
@@ -410,6 +420,14 @@ export const bunnyDefinition = {
       help: "token_ignore_params: the token does not sign the URL's other parameters",
     },
     {
+      flag: 'limit',
+      type: 'string',
+      integer: true,
+      option: 'limit',
+      commands: ['sign'],
+      help: 'limit: the download speed limit in kB/s (0: none)',
+    },
+    {
       flag: 'legacy',
       type: 'boolean',
       option: 'legacy',
@@ -432,6 +450,11 @@ export const bunnyDefinition = {
     const blocked = countryList(options, 'countriesBlocked');
     if (blocked !== undefined) rules.push(['token_countries_blocked', blocked]);
     if (optionBoolean(options, 'ignoreParams')) rules.push(['token_ignore_params', 'true']);
+    const limit = optionInteger(options, 'limit');
+    if (limit !== undefined) {
+      if (limit > 999_999_999) throw new SignError('rule', 'limit is in kB/s: at most 999999999');
+      rules.push(['limit', String(limit)]);
+    }
     return {
       scheme: schemeWith({}),
       key: common.secrets[0] ?? '',

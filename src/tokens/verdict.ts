@@ -57,6 +57,11 @@ export interface Grant {
   readonly pathSegment?: { readonly after: string; readonly text: string };
   /** Access rules that tokens minted from this one inherit (see SignTarget.rules). */
   readonly rules?: ReadonlyArray<readonly [string, string]>;
+  /**
+   * The most bytes per second the response may be sent at, as the token says (Bunny `limit`);
+   * undefined: as fast as the viewer takes it.
+   */
+  readonly rateLimit?: number;
 }
 
 export type Verdict = Grant | Denial;

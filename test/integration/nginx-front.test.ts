@@ -30,6 +30,9 @@ const AZURE_KEY = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
 /** A key with the characters nginx.conf treats specially: `$` starts a variable, `"` ends a string. */
 const ODD_KEY = 'k$ey "with" \\odd; {chars}';
 const segment = randomBytes(150 * 1024);
+/** Three times what nginx's limit_rate lets out at once (one second's worth) at 256 kB/s. */
+const LIMITED = randomBytes(768 * 1024);
+const BUNNY_KEY = 'bunny-front-key';
 const small = randomBytes(777);
 
 let origin: TestOrigin;
@@ -64,6 +67,7 @@ const zones: ZoneInput[] = [
     },
   },
   { name: 'azure', pathPrefix: '/azure', scheme: 'ectoken', secrets: [AZURE_KEY], origin: '' },
+  { name: 'bunny', pathPrefix: '/bunny', scheme: 'bunny', secrets: [BUNNY_KEY], origin: '' },
   // Directory tokens handed out here mean "these files, not the subdirectories"; a neighbour zone for
   // one subdirectory shares the key and takes path tokens.
   { name: 'dirs', pathPrefix: '/dirs', scheme: 'gcore', secrets: [SECRET], pathTokens: false, origin: '' },
@@ -100,6 +104,7 @@ beforeAll(async () => {
     origin.file(encodeURI(path), { body: segment, type: 'video/mp2t' });
   }
   origin.file('/vod/v1/small.bin', { body: small });
+  origin.file('/bunny/v1/big.bin', { body: LIMITED });
   const withOrigin = zones.map((zone) => ({ ...zone, origin: origin.url }));
   gw = await startGateway(origin.url, {}, { trustedProxies: ['127.0.0.1'], zones: withOrigin }, gatewayLogs);
   config = configOrThrow({ trustedProxies: ['127.0.0.1'], zones: withOrigin });
@@ -488,6 +493,39 @@ describe.skipIf(status === 'missing')('nginx checks tokens exactly as the gatewa
     await httpGet(front.url, good);
     await httpGet(front.url, good.replace('a=1', 'a=2'));
     expect(origin.requests.map((r) => r.url)).toEqual(['/azure/v1/seg.ts?a=2']);
+  });
+
+  it("applies a Bunny token's own speed limit (limit, kB/s) in the gateway and in nginx (limit_rate)", async () => {
+    // BunnyWay's formula written out (its token.js): HMAC-SHA256 under the key over path, expiry and
+    // the sorted parameters, base64url; not streamgate's signer.
+    const { createHmac } = await import('node:crypto');
+    const expires = nowSeconds() + 120;
+    const bunnyUrl = (path: string, limit?: number) => {
+      const data = limit === undefined ? '' : `limit=${limit}`;
+      const token = createHmac('sha256', BUNNY_KEY).update(`${path}${expires}${data}`).digest('base64url');
+      return `${path}?token=HS256-${token}${limit === undefined ? '' : `&limit=${limit}`}&expires=${expires}`;
+    };
+    const timed = async (base: string, target: string) => {
+      const started = performance.now();
+      const res = await httpGet(base, target);
+      return { res, seconds: (performance.now() - started) / 1000 };
+    };
+    const limited = bunnyUrl('/bunny/v1/big.bin', 256);
+    const [gateway, nginx] = await Promise.all([timed(gw.url, limited), timed(front.url, limited)]);
+    for (const { res, seconds } of [gateway, nginx]) {
+      expect(res.status).toBe(200);
+      expect(res.body.equals(LIMITED)).toBe(true);
+      // 768 KiB at 256 KiB/s: at least two seconds after what either lets out at once (gateway 64 KiB,
+      // nginx one second's worth); a lower bound, which a slow machine only makes longer.
+      expect(seconds).toBeGreaterThan(1.5);
+    }
+    const forged = limited.replace('limit=256', 'limit=99999');
+    expect((await both(forged)).nginx.status).toBe(403);
+    const plain = await both(bunnyUrl('/bunny/v1/big.bin'));
+    expect(plain.gateway.status).toBe(200);
+    expect(plain.nginx.body.equals(LIMITED)).toBe(true);
+    const entries = front.accessLog().filter((entry) => String(entry.path).startsWith('/bunny/'));
+    expect(entries.map((entry) => entry.check)).toContain('gateway-auth');
   });
 
   it('never sent a segment through the gateway: only manifests and auth questions reach it', () => {

@@ -130,7 +130,10 @@ describe("BunnyWay's e2e vectors (HS256) open through the library and the CLI", 
     expect(check(v.signedUrl, OTHER_IP, 'US', { now: v.expires })).toMatchObject({ ok: false, status: 410 });
   });
 
-  const reproducible = file.hmac.filter((v) => !v.isDirectory && v.speedLimit === 0);
+  const reproducible = file.hmac.filter((v) => !v.isDirectory);
+  it('the byte-for-byte set includes speed-limited tokens', () => {
+    expect(reproducible.filter((v) => v.speedLimit > 0).length).toBeGreaterThan(0);
+  });
   it.each(reproducible.map((v) => [v.name, v] as const))(
     '%s: signUrl writes the vendor URL byte for byte',
     (_name, v) => {
@@ -143,10 +146,62 @@ describe("BunnyWay's e2e vectors (HS256) open through the library and the CLI", 
         ...(v.countriesAllowed === '' ? {} : { countries: v.countriesAllowed.split(',') }),
         ...(v.countriesBlocked === '' ? {} : { countriesBlocked: v.countriesBlocked.split(',') }),
         ...(v.ignoreParams ? { ignoreParams: true } : {}),
+        ...(v.speedLimit === 0 ? {} : { limit: v.speedLimit }),
       };
       expect(signUrl(`${v.host}${v.path}`, options)).toBe(v.signedUrl);
     },
   );
+});
+
+const rateOf = (outcome: unknown): number | undefined =>
+  (outcome as { result?: { rateLimit?: number } }).result?.rateLimit;
+
+describe('limit: the speed limit a token carries', () => {
+  it('is handed on in bytes per second (1 kB = 1,024 bytes); 0 or none is no limit', () => {
+    const limited = file.hmac.find((vector) => vector.name === 'limit_only')!;
+    expect(check(limited.signedUrl, OTHER_IP, 'US')).toMatchObject({
+      ok: true,
+      result: { rateLimit: 1000 * 1024 },
+    });
+    const plain = file.hmac.find((vector) => vector.speedLimit === 0 && vector.userIp === '')!;
+    const verdict = check(plain.signedUrl, OTHER_IP, plain.countryCode);
+    expect(verdict.ok).toBe(true);
+    expect(rateOf(verdict)).toBeUndefined();
+    const none = signUrl('/vod/a.ts', {
+      scheme: 'bunny',
+      secret: 'SecurityKey',
+      expires: 1_900_000_000,
+      limit: 0,
+    });
+    const zero = check(none, OTHER_IP, 'US');
+    expect(zero.ok).toBe(true);
+    expect(rateOf(zero)).toBeUndefined();
+  });
+
+  it('is signed: raising it breaks the token; a value that is not a whole number is malformed', () => {
+    const limited = file.hmac.find((vector) => vector.name === 'limit_only')!;
+    expect(check(limited.signedUrl.replace('limit=1000', 'limit=9000'), OTHER_IP, 'US')).toMatchObject({
+      ok: false,
+      reason: 'invalid',
+    });
+    for (const bad of ['limit=', 'limit=1e3', 'limit=-1', 'limit=1000000000']) {
+      expect(check(limited.signedUrl.replace('limit=1000', bad), OTHER_IP, 'US')).toMatchObject({
+        ok: false,
+        reason: 'malformed',
+      });
+    }
+  });
+
+  it('sign --limit writes it; a limit past 999999999 kB/s is refused', async () => {
+    const out = io();
+    const argv = ['sign', '/vod/a.ts', '--scheme', 'bunny', '--secret', 'k', '--expires', '1900000000'];
+    expect(await main([...argv, '--limit', '250'], out)).toBe(0);
+    expect(out.lines[0]).toMatch(
+      /^\/vod\/a\.ts\?token=HS256-[A-Za-z0-9_-]{43}&limit=250&expires=1900000000$/,
+    );
+    const refused = io();
+    expect(await main([...argv, '--limit', '1000000000'], refused)).toBe(2);
+  });
 });
 
 describe("Bunny's legacy SHA-256 tokens (its 2021 signer)", () => {
