@@ -146,6 +146,19 @@ class Lines {
   }
 }
 
+/**
+ * Whether nginx checks the zone's segments itself (secure_link). Not for a zone with a policy (IP,
+ * country, referrer lists, the denial limit): nginx would serve its segments to whoever holds a token,
+ * so the gateways check them (auth_request), and the policy holds for every request.
+ */
+function checkedByNginx(zone: ZoneConfig): boolean {
+  return NATIVE_SCHEMES.has(zone.scheme) && !hasPolicy(zone);
+}
+
+function hasPolicy(zone: ZoneConfig): boolean {
+  return zone.policy !== undefined && Object.keys(zone.policy).length > 0;
+}
+
 interface Zone {
   /** `z0`, `z1`, …: map keys are compared without regard to case, zone names are not. */
   readonly id: string;
@@ -205,7 +218,7 @@ function validate(config: Config, options: NginxFrontOptions): string[] {
       );
     }
   });
-  const auth = config.zones.filter((zone) => !NATIVE_SCHEMES.has(zone.scheme));
+  const auth = config.zones.filter((zone) => !checkedByNginx(zone));
   if (auth.length > 0 && config.trustedProxies.length === 0) {
     problems.push(
       `zones ${auth.map((zone) => zone.name).join(', ')} are checked through /_streamgate/auth, which answers only trusted proxies: add the front's address to trustedProxies (e.g. 127.0.0.1)`,
@@ -219,6 +232,14 @@ export function nginxConfig(config: Config, options: NginxFrontOptions): NginxCo
   const problems = validate(config, options);
   if (problems.length > 0) return { ok: false, problems };
   const warnings: string[] = [];
+  const policed = config.zones.filter((zone) => NATIVE_SCHEMES.has(zone.scheme) && hasPolicy(zone));
+  if (policed.length > 0) {
+    warnings.push(
+      `zone${policed.length === 1 ? '' : 's'} ${policed.map((zone) => zone.name).join(', ')} ${policed.length === 1 ? 'has a policy' : 'have policies'}: ` +
+        'the gateways check their segments too (/_streamgate/auth), so the policy holds for every request; ' +
+        "for nginx's own check, drop the zone's policy and use nginx's allow/deny, geo and valid_referers in the front",
+    );
+  }
   if (config.trustedProxies.length === 0) {
     warnings.push(
       "trustedProxies is empty: the gateways will take the front's address for the viewer's (IP-bound tokens, logs); add the front's address to trustedProxies",
@@ -229,7 +250,7 @@ export function nginxConfig(config: Config, options: NginxFrontOptions): NginxCo
     return {
       id: `z${index}`,
       config: zone,
-      native: NATIVE_SCHEMES.has(zone.scheme),
+      native: checkedByNginx(zone),
       origin,
       upstream: `streamgate_origin_z${index}`,
     };

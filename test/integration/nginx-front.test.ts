@@ -68,6 +68,15 @@ const zones: ZoneInput[] = [
   },
   { name: 'azure', pathPrefix: '/azure', scheme: 'ectoken', secrets: [AZURE_KEY], origin: '' },
   { name: 'bunny', pathPrefix: '/bunny', scheme: 'bunny', secrets: [BUNNY_KEY], origin: '' },
+  // A Gcore zone with a policy: nginx could check its tokens, but not its policy.
+  {
+    name: 'guarded',
+    pathPrefix: '/guarded',
+    scheme: 'gcore',
+    secrets: [SECRET],
+    origin: '',
+    policy: { ipDeny: ['198.51.100.0/24'] },
+  },
   // Directory tokens handed out here mean "these files, not the subdirectories"; a neighbour zone for
   // one subdirectory shares the key and takes path tokens.
   { name: 'dirs', pathPrefix: '/dirs', scheme: 'gcore', secrets: [SECRET], pathTokens: false, origin: '' },
@@ -105,6 +114,7 @@ beforeAll(async () => {
   }
   origin.file('/vod/v1/small.bin', { body: small });
   origin.file('/bunny/v1/big.bin', { body: LIMITED });
+  origin.file('/guarded/v1/seg.ts', { body: segment, type: 'video/mp2t' });
   const withOrigin = zones.map((zone) => ({ ...zone, origin: origin.url }));
   gw = await startGateway(origin.url, {}, { trustedProxies: ['127.0.0.1'], zones: withOrigin }, gatewayLogs);
   config = configOrThrow({ trustedProxies: ['127.0.0.1'], zones: withOrigin });
@@ -526,6 +536,21 @@ describe.skipIf(status === 'missing')('nginx checks tokens exactly as the gatewa
     expect(plain.nginx.body.equals(LIMITED)).toBe(true);
     const entries = front.accessLog().filter((entry) => String(entry.path).startsWith('/bunny/'));
     expect(entries.map((entry) => entry.check)).toContain('gateway-auth');
+  });
+
+  it("holds a Gcore zone's policy for its segments too: the gateways check them, not secure_link", async () => {
+    const link = sign('/guarded/v1/seg.ts');
+    const allowed = await both(link);
+    expect(allowed.gateway.status).toBe(200);
+    expectSame(allowed, link);
+    // The front trusts itself as a proxy here: a viewer in the denied range, as X-Forwarded-For says.
+    const denied = await both(link, { 'x-forwarded-for': '198.51.100.9' });
+    expect(denied.gateway.status).toBe(403);
+    expect(denied.nginx.status).toBe(403);
+    expect(denied.nginx.body.toString()).toBe('403 Forbidden (policy_ip)\n');
+    const entries = front.accessLog().filter((entry) => String(entry.path).startsWith('/guarded/'));
+    expect(entries.length).toBeGreaterThan(1);
+    expect(entries.every((entry) => entry.check === 'gateway-auth' || entry.status === 403)).toBe(true);
   });
 
   it('never sent a segment through the gateway: only manifests and auth questions reach it', () => {
