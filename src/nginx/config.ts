@@ -234,10 +234,11 @@ export function nginxConfig(config: Config, options: NginxFrontOptions): NginxCo
   const warnings: string[] = [];
   const policed = config.zones.filter((zone) => NATIVE_SCHEMES.has(zone.scheme) && hasPolicy(zone));
   if (policed.length > 0) {
+    const one = policed.length === 1;
     warnings.push(
-      `zone${policed.length === 1 ? '' : 's'} ${policed.map((zone) => zone.name).join(', ')} ${policed.length === 1 ? 'has a policy' : 'have policies'}: ` +
-        'the gateways check their segments too (/_streamgate/auth), so the policy holds for every request; ' +
-        "for nginx's own check, drop the zone's policy and use nginx's allow/deny, geo and valid_referers in the front",
+      `zone${one ? '' : 's'} ${policed.map((zone) => zone.name).join(', ')} ${one ? 'has a policy' : 'have policies'}: ` +
+        `the gateways check ${one ? 'its' : 'their'} segments too (/_streamgate/auth), so the policy holds for every request; ` +
+        "for nginx's own check, drop the policy and use nginx's allow/deny, geo and valid_referers in the front",
     );
   }
   if (config.trustedProxies.length === 0) {

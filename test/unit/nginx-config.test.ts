@@ -129,6 +129,28 @@ describe('nginx-config refuses what nginx could not run, every problem at once',
       "trustedProxies is empty: the gateways will take the front's address for the viewer's (IP-bound tokens, logs); add the front's address to trustedProxies",
     ]);
   });
+
+  it('sends the segments of a Gcore zone with a policy to the gateways, and says so', () => {
+    const zone = { origin: 'http://127.0.0.1:1', scheme: 'gcore' as const, secrets: ['k'] };
+    const zones = [
+      { ...zone, name: 'open', pathPrefix: '/open' },
+      { ...zone, name: 'guarded', pathPrefix: '/guarded', policy: { refererAllow: ['example.com'] } },
+    ];
+    const config = configOrThrow({ trustedProxies: ['127.0.0.1'], zones });
+    const result = nginxConfig(config, front);
+    expect(result.ok && result.warnings).toEqual([
+      "zone guarded has a policy: the gateways check its segments too (/_streamgate/auth), so the policy holds for every request; for nginx's own check, drop the policy and use nginx's allow/deny, geo and valid_referers in the front",
+    ]);
+    // z0 (open) is checked by nginx, z1 (guarded) is not.
+    const native = /map \$sg_zone \$sg_native \{([^}]*)\}/.exec(result.ok ? result.text : '')?.[1] ?? '';
+    expect(native).toMatch(/z0 1;/);
+    expect(native).toMatch(/z1 0;/);
+    // Without trusted proxies, the auth endpoint would refuse the front: a problem, not a warning.
+    const untrusted = nginxConfig(configOrThrow({ zones }), front);
+    expect(untrusted.ok ? [] : untrusted.problems).toEqual([
+      "zones guarded are checked through /_streamgate/auth, which answers only trusted proxies: add the front's address to trustedProxies (e.g. 127.0.0.1)",
+    ]);
+  });
 });
 
 describe.skipIf(status === 'missing')('what nginx-config writes passes nginx -t', () => {
