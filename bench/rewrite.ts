@@ -7,27 +7,13 @@ import { gcore } from '../src/tokens/gcore.js';
 import { signTarget } from '../src/tokens/sign.js';
 import { createTokenizer, type TokenStrategy } from '../src/tokens/strategy.js';
 import type { RewriteOptions, RewriteResult } from '../src/manifest/types.js';
+import { vodPlaylist } from '../test/helpers/hostile-manifests.js';
 import { medianMs, table } from './measure.js';
 
 // m3u8-parser ships no type declarations.
 const { Parser } = createRequire(import.meta.url)('m3u8-parser') as {
   Parser: new () => { push(text: string): void; end(): void };
 };
-
-/** A 10,000-segment VOD media playlist with an init section and a key, as a packager writes it. */
-export function vodPlaylist(segments: number): string {
-  const lines = [
-    '#EXTM3U',
-    '#EXT-X-VERSION:7',
-    '#EXT-X-TARGETDURATION:4',
-    '#EXT-X-PLAYLIST-TYPE:VOD',
-    '#EXT-X-MAP:URI="init.mp4"',
-    '#EXT-X-KEY:METHOD=AES-128,URI="key.bin",IV=0x00000000000000000000000000000001',
-  ];
-  for (let i = 0; i < segments; i += 1) lines.push('#EXTINF:4.000,', `seg-${i}.m4s`);
-  lines.push('#EXT-X-ENDLIST', '');
-  return lines.join('\n');
-}
 
 const NOW = 1_700_000_000;
 const SECRET = 'bench-secret';

@@ -5,16 +5,16 @@ import {
   isStaticManifest,
   MANIFEST_FORMATS,
   mediaTypeOf,
-  rewriteManifest,
   type ManifestKind,
 } from '../manifest/index.js';
 import { DEFAULT_MANIFEST_LIMITS, type LimitExceeded, type ManifestLimits } from '../manifest/limits.js';
 import { directoryOf, encodePath } from '../tokens/path.js';
-import { createTokenizer, resolutionBase } from '../tokens/strategy.js';
+import { resolutionBase } from '../tokens/strategy.js';
 import { countAnswer, noteBytes } from './access.js';
 import { refuseOverBudget } from './body-budget.js';
 import { viewerResponseHeaders } from './headers.js';
 import { redactTarget } from './log.js';
+import { runRewriteJob } from './rewrite-job.js';
 import { INLINE_REWRITE_CHARS, type RewriteJob, type RewriteOutcome } from './rewrite-pool.js';
 import { sendText, type GatewayRuntime, type ViewerRequest, type ZoneRuntime } from './runtime.js';
 
@@ -197,25 +197,8 @@ function rewriteJob(
 
 /** A rewrite on the event loop: for manifests short enough that a thread would cost more. */
 function rewriteInline(zone: ZoneRuntime, job: RewriteJob): RewriteOutcome & { text?: string } {
-  const { scheme: _name, schemeOptions: _options, pathTokens: _pathTokens, ...context } = job.context;
-  const tokenize = createTokenizer({ ...context, scheme: zone.scheme });
-  const result = rewriteManifest(job.kind, job.text, {
-    manifestUrl: new URL(job.manifestUrl),
-    tokenize,
-    limits: job.limits,
-    ...(job.urlParam === undefined ? {} : { urlParam: job.urlParam }),
-    ...(job.insertLocation === undefined ? {} : { insertLocation: job.insertLocation }),
-  });
-  return {
-    uncovered: tokenize.uncovered,
-    ...(tokenize.firstUncovered === undefined ? {} : { firstUncovered: tokenize.firstUncovered }),
-    ...(result.malformed === undefined && result.limit === undefined ? { text: result.text } : {}),
-    rewritten: result.rewritten,
-    skipped: result.skipped,
-    skippedCount: result.skipped.length,
-    ...(result.malformed === undefined ? {} : { malformed: result.malformed }),
-    ...(result.limit === undefined ? {} : { limit: result.limit }),
-  };
+  const { outcome, text } = runRewriteJob(job, zone.scheme);
+  return text === undefined ? outcome : { ...outcome, text };
 }
 
 /** Bytes a pooled rewrite holds while it waits and runs: the text, its copy in the thread, the output. */

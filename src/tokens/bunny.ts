@@ -11,7 +11,7 @@ import {
   type SchemeOptions,
 } from './definition.js';
 import { canonicalIp } from './ip.js';
-import { encodePath } from './path.js';
+import { encodePath, prefixesCoverDirectory } from './path.js';
 import { decodeValue, parseQuery, type QueryPair } from './query.js';
 import type { PresentedToken, SignTarget, TokenScheme, TokenSource, VerifyContext } from './scheme.js';
 import { SignError } from './sign.js';
@@ -332,9 +332,7 @@ export function createBunnyScheme(options: BunnyOptions = {}): TokenScheme {
         return directory === grant.signedPath.slice(0, grant.signedPath.lastIndexOf('/') + 1)
           ? undefined
           : false;
-      const prefixes = grant.prefixes ?? [grant.signedPath];
-      if (prefixes.some((prefix) => directory.startsWith(prefix))) return true;
-      return prefixes.some((prefix) => prefix.startsWith(directory)) ? undefined : false;
+      return prefixesCoverDirectory(grant.prefixes ?? [grant.signedPath], directory);
     },
     queryParams: (token, expires) => [
       ...parseQuery(token).map((pair) => [pair.name, pair.rawValue ?? ''] as const),

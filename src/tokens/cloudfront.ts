@@ -19,6 +19,7 @@ import {
 } from './definition.js';
 import { globMatch, globPrefix } from './glob.js';
 import { canonicalIp, parseCidr } from './ip.js';
+import { prefixesCoverDirectory } from './path.js';
 import { decodeValue } from './query.js';
 import type { PresentedToken, SignTarget, TokenScheme, TokenSource, VerifyContext } from './scheme.js';
 import { SignError } from './sign.js';
@@ -362,9 +363,7 @@ export function createCloudfrontScheme(options: CloudfrontOptions = {}): TokenSc
     covers,
     coversDirectory: (grant, directory) => {
       if (grant.scope === 'file' || grant.patterns !== undefined) return undefined;
-      const prefixes = grant.prefixes ?? [];
-      if (prefixes.some((prefix) => directory.startsWith(prefix))) return true;
-      return prefixes.some((prefix) => prefix.startsWith(directory)) ? undefined : false;
+      return prefixesCoverDirectory(grant.prefixes ?? [], directory);
     },
     queryParams: (token) => [...deserialize(token)],
     cookieParams: (token) => {

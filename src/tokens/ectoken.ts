@@ -9,6 +9,7 @@ import {
   type SchemeOptions,
 } from './definition.js';
 import { canonicalIp, parseCidr } from './ip.js';
+import { prefixesCoverDirectory } from './path.js';
 import { SignError } from './sign.js';
 import type { PresentedToken, RequestFacts, SignTarget, TokenScheme, VerifyContext } from './scheme.js';
 import { deny, type Grant, type Verdict } from './verdict.js';
@@ -412,11 +413,8 @@ export function createEctokenScheme(options: EctokenOptions = {}): TokenScheme {
     sign: (target, key) => encryptEctoken(stringToSign(target), key),
     verify,
     coversDirectory: (grant, directory) => {
-      const prefixes = grant.prefixes ?? [];
       const subject = ignoreUrlCase ? directory.toLowerCase() : directory;
-      if (prefixes.some((prefix) => subject.startsWith(prefix))) return true;
-      // A longer prefix (`/dir/seg1`) may still open some names in the directory.
-      return prefixes.some((prefix) => prefix.startsWith(subject)) ? undefined : false;
+      return prefixesCoverDirectory(grant.prefixes ?? [], subject);
     },
     covers: (grant, path) =>
       grant.prefixes !== undefined && prefixCovers(grant.prefixes, path, ignoreUrlCase),

@@ -21,6 +21,7 @@ import {
   type SchemeOptions,
 } from './definition.js';
 import { canonicalIp, parseCidr } from './ip.js';
+import { prefixesCoverDirectory } from './path.js';
 import { decodeValue } from './query.js';
 import type {
   PresentedToken,
@@ -398,9 +399,7 @@ export function createJwtScheme(options: JwtOptions = {}): TokenScheme {
         : (grant.prefixes ?? []).some((p) => path.startsWith(p)),
     coversDirectory: (grant, directory) => {
       if (grant.scope === 'file') return undefined;
-      const prefixes = grant.prefixes ?? [];
-      if (prefixes.some((prefix) => directory.startsWith(prefix))) return true;
-      return prefixes.some((prefix) => prefix.startsWith(directory)) ? undefined : false;
+      return prefixesCoverDirectory(grant.prefixes ?? [], directory);
     },
     queryParams: (token) => [[param, token]],
   };

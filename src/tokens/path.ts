@@ -93,3 +93,13 @@ export function encodePath(decodedPath: string): string {
 export function directoryOf(decodedPath: string): string {
   return decodedPath.slice(0, decodedPath.lastIndexOf('/') + 1);
 }
+
+/**
+ * Whether path prefixes a token opens cover every file of `directory`: true when one prefix holds the
+ * directory, undefined when a longer prefix (`/dir/seg1`) may still open some names in it (each URI
+ * is then asked), false when none reaches into it. For TokenScheme.coversDirectory.
+ */
+export function prefixesCoverDirectory(prefixes: readonly string[], directory: string): boolean | undefined {
+  if (prefixes.some((prefix) => directory.startsWith(prefix))) return true;
+  return prefixes.some((prefix) => prefix.startsWith(directory)) ? undefined : false;
+}

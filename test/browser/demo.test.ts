@@ -135,67 +135,51 @@ describe.skipIf(status === 'missing')('the demo plays protected streams in Chrom
   );
 
   // The two live minutes run side by side (their own pages): each is a minute of wall time.
-  it.concurrent(
-    'live DASH in mint mode from a 2-second MPD link plays ≥ 60 s in dash.js without a stall',
-    async () => {
-      const page = await browser.newPage();
-      const seen = watch(page);
-      await page.goto(`${demo.pageUrl}?stream=live-dash&ttl=2`);
-      await page.waitForFunction(
-        () => (document.getElementById('video') as HTMLVideoElement).currentTime > 0,
-        null,
-        {
-          timeout: 30_000,
-        },
-      );
-      const start = await currentTime(page);
-      await page.evaluate(() => {
-        const video = document.getElementById('video') as HTMLVideoElement;
-        (window as unknown as { stalls: number }).stalls = 0;
-        video.addEventListener('waiting', () => {
-          (window as unknown as { stalls: number }).stalls += 1;
-        });
-      });
-      await waitForMedia(page, start + 60, 90_000);
-      expect(await page.evaluate(() => (window as unknown as { stalls: number }).stalls)).toBe(0);
-      const media = assertNetwork(seen, /\.m4s$/);
+  const liveMinutes = [
+    {
+      name: 'live DASH in mint mode from a 2-second MPD link plays ≥ 60 s in dash.js without a stall',
+      stream: 'live-dash',
+      media: /\.m4s$/,
       // MPD refreshes kept working for a minute after the 2-second link expired.
-      expect(media.filter((s) => s.url.includes('.mpd')).length).toBeGreaterThan(10);
-      await page.close();
+      reload: '.mpd',
     },
-    150_000,
-  );
-
-  it.concurrent(
-    'live HLS in mint mode from a 2-second master link plays ≥ 60 s without a stall',
-    async () => {
-      const page = await browser.newPage();
-      const seen = watch(page);
-      await page.goto(`${demo.pageUrl}?stream=live&ttl=2`);
-      await page.waitForFunction(
-        () => (document.getElementById('video') as HTMLVideoElement).currentTime > 0,
-        null,
-        {
-          timeout: 30_000,
-        },
-      );
-      const start = await currentTime(page);
-      await page.evaluate(() => {
-        const video = document.getElementById('video') as HTMLVideoElement;
-        (window as unknown as { stalls: number }).stalls = 0;
-        video.addEventListener('waiting', () => {
-          (window as unknown as { stalls: number }).stalls += 1;
-        });
-      });
-      await waitForMedia(page, start + 60, 90_000);
-      expect(await page.evaluate(() => (window as unknown as { stalls: number }).stalls)).toBe(0);
-      const media = assertNetwork(seen, /\.ts$/);
+    {
+      name: 'live HLS in mint mode from a 2-second master link plays ≥ 60 s without a stall',
+      stream: 'live',
+      media: /\.ts$/,
       // The master link was dead within 2 s; playlist reloads kept working for a minute on minted tokens.
-      expect(media.filter((s) => s.url.includes('.m3u8')).length).toBeGreaterThan(10);
-      await page.close();
+      reload: '.m3u8',
     },
-    150_000,
-  );
+  ];
+  for (const live of liveMinutes) {
+    it.concurrent(
+      live.name,
+      async () => {
+        const page = await browser.newPage();
+        const seen = watch(page);
+        await page.goto(`${demo.pageUrl}?stream=${live.stream}&ttl=2`);
+        await page.waitForFunction(
+          () => (document.getElementById('video') as HTMLVideoElement).currentTime > 0,
+          null,
+          { timeout: 30_000 },
+        );
+        const start = await currentTime(page);
+        await page.evaluate(() => {
+          const video = document.getElementById('video') as HTMLVideoElement;
+          (window as unknown as { stalls: number }).stalls = 0;
+          video.addEventListener('waiting', () => {
+            (window as unknown as { stalls: number }).stalls += 1;
+          });
+        });
+        await waitForMedia(page, start + 60, 90_000);
+        expect(await page.evaluate(() => (window as unknown as { stalls: number }).stalls)).toBe(0);
+        const media = assertNetwork(seen, live.media);
+        expect(media.filter((s) => s.url.includes(live.reload)).length).toBeGreaterThan(10);
+        await page.close();
+      },
+      150_000,
+    );
+  }
 
   it('an expired link shows the 410 message and plays nothing', async () => {
     const page = await browser.newPage();

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { createDecipheriv, createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import type { Io } from '../../src/cli/usage.js';
 import { encryptEctoken } from '../../src/index.js';
+import { captureIo } from '../helpers/cli-io.js';
 
 // ectoken: the Azure portal's "encrypt tool" and "decrypt tool" on the command line, and verify with the request
 // facts an ectoken's rules are checked against. Every spawn costs about a second, so the process is run
@@ -13,11 +13,7 @@ const cli = new URL('../../bin/streamgate.js', import.meta.url).pathname;
 const run = (...args: string[]) =>
   spawnSync('node', [cli, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH } });
 
-function io(): Io & { lines: string[]; errors: string[] } {
-  const lines: string[] = [];
-  const errors: string[] = [];
-  return { out: (l) => lines.push(l), err: (l) => errors.push(l), env: {}, lines, errors };
-}
+const io = captureIo;
 
 const KEY = 'Primary1';
 const NOW = 1_000_000_000;

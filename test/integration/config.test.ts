@@ -6,9 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { main } from '../../src/cli/main.js';
 import { serveConfig, startServe } from '../../src/cli/serve.js';
-import type { Io } from '../../src/cli/usage.js';
 import { loadConfig, resolveConfig } from '../../src/config/index.js';
 import { signed, TestOrigin, SECRET } from './support.js';
+import { captureIo } from '../helpers/cli-io.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'streamgate-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,11 +19,7 @@ function file(name: string, text: string): string {
   return path;
 }
 
-function io(env: NodeJS.ProcessEnv = {}): Io & { lines: string[]; errors: string[] } {
-  const lines: string[] = [];
-  const errors: string[] = [];
-  return { out: (l) => lines.push(l), err: (l) => errors.push(l), env, lines, errors };
-}
+const io = captureIo;
 
 const problemsOf = (input: unknown, env: NodeJS.ProcessEnv = {}) => {
   const result = resolveConfig(input, { env });

@@ -6,33 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { looksLikeDash, rewriteDash } from '../../src/manifest/dash/index.js';
 import type { Tokenizer } from '../../src/manifest/types.js';
 import { MANIFEST_URL } from './dash-helpers.js';
-import { FUZZ_MAX_BYTES, FUZZ_RUNS, FUZZ_TIMEOUT_MS, SizeFuzzer } from './size-fuzz-helpers.js';
+import { FUZZ_MAX_BYTES, FUZZ_RUNS, FUZZ_TIMEOUT_MS, onlyInserted, SizeFuzzer } from './size-fuzz-helpers.js';
 
 // A token no input contains, so that removing it from the output must give the input back.
 const grantAll: Tokenizer = (target) =>
   target.url.host === 'gw.example' ? { kind: 'query', params: [['sgTok', 'Q7']] } : undefined;
 const INSERTIONS = ['?sgTok=Q7', '&amp;sgTok=Q7', '&sgTok=Q7', 'sgTok=Q7'];
 
-/**
- * True when `output` is `input` with token insertions only. A plain regex cannot tell `a?` + `sgTok=Q7`
- * from `a` + `?sgTok=Q7`, so the two texts are aligned left to right, skipping an insertion wherever
- * they differ.
- */
-function onlyTokensInserted(input: string, output: string): boolean {
-  let i = 0;
-  let j = 0;
-  while (j < output.length) {
-    if (i < input.length && input[i] === output[j]) {
-      i += 1;
-      j += 1;
-      continue;
-    }
-    const skip = INSERTIONS.find((insertion) => output.startsWith(insertion, j));
-    if (skip === undefined) return false;
-    j += skip.length;
-  }
-  return i === input.length;
-}
+const onlyTokensInserted = (input: string, output: string): boolean =>
+  onlyInserted(input, output, INSERTIONS);
 const INSERTED_PROPERTY =
   /(?:\r?\n[ \t]*)?<(?:[^\s<>]+:)?SupplementalProperty schemeIdUri="urn:mpeg:dash:urlparam:2014" xmlns:up="urn:mpeg:dash:schema:urlparam:2014"><up:UrlQueryInfo queryTemplate="\$querypart\$" queryString="sgTok=Q7"\/><\/(?:[^\s<>]+:)?SupplementalProperty>/g;
 

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rewriteHls } from '../../src/manifest/hls/index.js';
 import type { Tokenizer } from '../../src/manifest/types.js';
-import { FUZZ_MAX_BYTES, FUZZ_RUNS, FUZZ_TIMEOUT_MS, SizeFuzzer } from './size-fuzz-helpers.js';
+import { FUZZ_MAX_BYTES, FUZZ_RUNS, FUZZ_TIMEOUT_MS, onlyInserted, SizeFuzzer } from './size-fuzz-helpers.js';
 
 const MANIFEST_URL = new URL('https://gw.example/live/ch1/index.m3u8?q=1');
 
@@ -16,22 +16,8 @@ const grantAll: Tokenizer = (target) =>
 // After a bare `?` or a trailing `&` only the pair itself is added.
 const INSERTIONS = ['?sgTok=Q7', '&sgTok=Q7', 'sgTok=Q7'];
 
-/** True when `output` is `input` with token insertions only (aligned left to right). */
-function onlyTokensInserted(input: string, output: string): boolean {
-  let i = 0;
-  let j = 0;
-  while (j < output.length) {
-    if (i < input.length && input[i] === output[j]) {
-      i += 1;
-      j += 1;
-      continue;
-    }
-    const skip = INSERTIONS.find((insertion) => output.startsWith(insertion, j));
-    if (skip === undefined) return false;
-    j += skip.length;
-  }
-  return i === input.length;
-}
+const onlyTokensInserted = (input: string, output: string): boolean =>
+  onlyInserted(input, output, INSERTIONS);
 
 // Lines and pieces that take the rewriter down its paths: tags with URI attributes, quoted and not,
 // variables defined and not, absolute and relative URIs, foreign hosts, odd whitespace.

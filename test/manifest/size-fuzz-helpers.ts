@@ -17,6 +17,27 @@ export const FUZZ_MAX_BYTES = Number(process.env.FUZZ_MAX_BYTES ?? 2_000_000);
 /** Time for one whole property: 20 s a run at least (8 MB documents on a loaded machine). */
 export const FUZZ_TIMEOUT_MS = Math.max(300_000, FUZZ_RUNS * 20_000);
 
+/**
+ * True when `output` is `input` with only the given insertions (tokens) added. A plain regex cannot
+ * tell `a?` + `sgTok=Q7` from `a` + `?sgTok=Q7`, so the two texts are aligned left to right, skipping
+ * an insertion wherever they differ.
+ */
+export function onlyInserted(input: string, output: string, insertions: readonly string[]): boolean {
+  let i = 0;
+  let j = 0;
+  while (j < output.length) {
+    if (i < input.length && input[i] === output[j]) {
+      i += 1;
+      j += 1;
+      continue;
+    }
+    const skip = insertions.find((insertion) => output.startsWith(insertion, j));
+    if (skip === undefined) return false;
+    j += skip.length;
+  }
+  return i === input.length;
+}
+
 const GRANT: Grant = {
   ok: true,
   status: 200,

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { signCookies, signUrl, verifyRequest } from '../../src/index.js';
+import { captureIo } from '../helpers/cli-io.js';
 
 /**
  * Akamai EdgeAuth / Auth Token 2.0: the published vectors (test/vectors/akamai.json, made by Akamai's
@@ -64,17 +65,7 @@ function optionsOf(v: Vector) {
   };
 }
 
-function io() {
-  const lines: string[] = [];
-  const errors: string[] = [];
-  return {
-    lines,
-    errors,
-    out: (line: string) => lines.push(line),
-    err: (line: string) => errors.push(line),
-    env: {},
-  };
-}
+const io = captureIo;
 
 describe('Akamai EdgeAuth vectors (akamai-edgeauth) open through the library and the CLI', () => {
   it('has every kind of token', () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { signUrl, verifyRequest } from '../../src/index.js';
+import { captureIo } from '../helpers/cli-io.js';
 
 /**
  * Bunny CDN token authentication: BunnyWay's own e2e vectors (HMAC-SHA256, `HS256-…`) and tokens of its
@@ -40,17 +41,7 @@ const file = JSON.parse(readFileSync(new URL('../vectors/bunny.json', import.met
 const NOW = 1_598_020_000;
 const OTHER_IP = '198.51.100.77';
 
-function io() {
-  const lines: string[] = [];
-  const errors: string[] = [];
-  return {
-    lines,
-    errors,
-    out: (line: string) => lines.push(line),
-    err: (line: string) => errors.push(line),
-    env: {},
-  };
-}
+const io = captureIo;
 
 const check = (url: string, ip: string, country: string | undefined, extra: Record<string, unknown> = {}) =>
   verifyRequest({ url, ip }, {

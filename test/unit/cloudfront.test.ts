@@ -4,6 +4,7 @@ import { getSignedCookies, getSignedUrl } from '@aws-sdk/cloudfront-signer';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { signCookies, signUrl, verifyRequest } from '../../src/index.js';
+import { captureIo } from '../helpers/cli-io.js';
 
 /**
  * CloudFront signed URLs and cookies: the SDK's URLs and cookies (test/vectors/cloudfront.json) open
@@ -53,17 +54,7 @@ const cookieHeader = (cookies: Record<string, string>) =>
     .map(([name, value]) => `${name}=${value}`)
     .join('; ');
 
-function io() {
-  const lines: string[] = [];
-  const errors: string[] = [];
-  return {
-    lines,
-    errors,
-    out: (line: string) => lines.push(line),
-    err: (line: string) => errors.push(line),
-    env: {},
-  };
-}
+const io = captureIo;
 
 describe('CloudFront vectors (@aws-sdk/cloudfront-signer) open with the public keys alone', () => {
   it('has canned, custom, SHA-256, second-key and cookie vectors', () => {

@@ -3,6 +3,7 @@ import { createLocalJWKSet, importPKCS8, importSPKI, jwtVerify, SignJWT } from '
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { signUrl, verifyRequest } from '../../src/index.js';
+import { captureIo } from '../helpers/cli-io.js';
 
 /**
  * JWT playback tokens: jose's tokens (test/vectors/jwt.json) open through the library and the CLI with
@@ -40,17 +41,7 @@ const verify = (url: string, extra: Record<string, unknown> = {}, ip = IP) =>
     ...extra,
   } as Parameters<typeof verifyRequest>[1]);
 
-function io() {
-  const lines: string[] = [];
-  const errors: string[] = [];
-  return {
-    lines,
-    errors,
-    out: (line: string) => lines.push(line),
-    err: (line: string) => errors.push(line),
-    env: {},
-  };
-}
+const io = captureIo;
 
 describe("jose's tokens open through the library and the CLI", () => {
   for (const v of file.vectors) {

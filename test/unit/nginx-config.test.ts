@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import type { Io } from '../../src/cli/usage.js';
 import { configOrThrow, type ConfigInput } from '../../src/config/index.js';
 import { nginxConfig, type NginxFrontOptions } from '../../src/nginx/config.js';
 import { NGINX_HINT, nginxStatus, nginxTest } from '../helpers/nginx.js';
+import { captureIo } from '../helpers/cli-io.js';
 
 const status = nginxStatus();
 const scratch = mkdtempSync(join(tmpdir(), 'sg-nginx-conf-'));
@@ -214,11 +214,7 @@ describe.skipIf(status === 'missing')('what nginx-config writes passes nginx -t'
 });
 
 describe('streamgate nginx-config (the command)', () => {
-  function capture(): Io & { lines: string[]; errors: string[] } {
-    const lines: string[] = [];
-    const errors: string[] = [];
-    return { lines, errors, out: (line) => lines.push(line), err: (line) => errors.push(line), env: {} };
-  }
+  const capture = captureIo;
 
   it('reads the same flags as serve and prints the configuration', async () => {
     const io = capture();
